@@ -1,0 +1,18 @@
+/** Encodes bytes as base64url without padding (RFC 4648 §5). */
+export function base64UrlEncode(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
+}
+
+/** Encodes `text` as base64 of its UTF-8 bytes (for HTTP Basic). */
+export function base64EncodeUtf8(text: string): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(text)) {
+    binary += String.fromCharCode(byte);
+  }
+  return btoa(binary);
+}

@@ -1,0 +1,643 @@
+/**
+ * The authorization code flow, confidential or PKCE: user tokens.
+ *
+ * @module
+ */
+
+import { resolveOption } from "./_env.ts";
+import { resolveEndpointSettings, TokenEndpoint } from "./_token_endpoint.ts";
+import { resolveSkewSeconds, TokenLifecycle } from "./_token_lifecycle.ts";
+import {
+  authorizeLocal,
+  type AuthorizeLocalOptions,
+} from "./authorize_local.ts";
+import { SpotifyAuthError } from "./errors.ts";
+import {
+  createCodeChallenge,
+  createCodeVerifier,
+  createState,
+} from "./pkce.ts";
+import type {
+  GetAccessTokenOptions,
+  ProviderOptions,
+} from "./provider_options.ts";
+import {
+  type AuthProvider,
+  InMemoryTokenCache,
+  type TokenInfo,
+} from "./token.ts";
+
+const OWNER = "AuthorizationCode";
+// getAuthorizationUrl() remembers this many pending states (oldest dropped).
+const MAX_PENDING_STATES = 64;
+
+/** Options of {@linkcode AuthorizationCode}. */
+export interface AuthorizationCodeOptions extends ProviderOptions {
+  /**
+   * Where Spotify sends the user back; must be registered for the app.
+   *
+   * @default {env SPOTIFY_SDK_REDIRECT_URI}
+   */
+  redirectUri?: string;
+  /**
+   * Scopes to request: a string (space or comma separated) or an array.
+   * Normalised to space-separated, without duplicates.
+   */
+  scope?: string | readonly string[];
+  /**
+   * A public client: no secret, PKCE S256 instead.
+   *
+   * @default {false}
+   */
+  pkce?: boolean;
+  /**
+   * A stored refresh token, to start a headless app without a login. A newer
+   * refresh token in the cache takes precedence.
+   */
+  refreshToken?: string;
+}
+
+/** Options of {@linkcode AuthorizationCode.getAuthorizationUrl}. */
+export interface AuthorizationUrlOptions {
+  /**
+   * The CSRF `state` to send and check on the callback.
+   *
+   * @default {createState()}
+   */
+  state?: string;
+  /**
+   * Show Spotify's consent page even if the user approved before.
+   *
+   * @default {false}
+   */
+  showDialog?: boolean;
+  /** Scopes for this request instead of the provider's `scope`. */
+  scope?: string | readonly string[];
+  /**
+   * Redirect URI for this request instead of the provider's (it must be
+   * registered too, and passed again to `exchangeCode`).
+   */
+  redirectUri?: string;
+}
+
+/** What {@linkcode AuthorizationCode.createAuthorizationRequest} returns. */
+export interface AuthorizationRequest {
+  /** The authorize URL to send the user to. */
+  url: string;
+  /** The `state` in the URL; keep it (e.g. in the session) to check the callback. */
+  state: string;
+  /** With PKCE: the verifier to pass to `exchangeCode`; keep it secret. */
+  codeVerifier?: string;
+}
+
+/** Options of {@linkcode AuthorizationCode.parseResponseUrl}. */
+export interface ParseResponseUrlOptions {
+  /**
+   * The `state` sent with the authorize URL. Required by the static method;
+   * the instance method defaults to the states its own
+   * `getAuthorizationUrl()` issued.
+   */
+  expectedState?: string;
+}
+
+/** Options of {@linkcode AuthorizationCode.exchangeCode}. */
+export interface ExchangeCodeOptions {
+  /**
+   * The PKCE verifier of the authorize request. Optional when this instance
+   * created the request with `getAuthorizationUrl()`.
+   */
+  codeVerifier?: string;
+  /** Abort the exchange. */
+  signal?: AbortSignal;
+  /**
+   * The redirect URI used in the authorize request, if it was not the
+   * provider's own.
+   */
+  redirectUri?: string;
+}
+
+/**
+ * User authorization with the authorization code flow: builds the authorize
+ * URL, checks the callback, exchanges the code, and refreshes tokens
+ * automatically. With `pkce: true` it is a public client (no secret).
+ *
+ * Missing `clientId`, `clientSecret` (not with PKCE) and `redirectUri` are read
+ * from `SPOTIFY_SDK_CLIENT_ID`, `SPOTIFY_SDK_CLIENT_SECRET` and
+ * `SPOTIFY_SDK_REDIRECT_URI`.
+ *
+ * @example The whole flow against the fake accounts service
+ * ```ts
+ * import { AuthorizationCode } from "@spotify-sdk/auth";
+ * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * await using auth = new AuthorizationCode({
+ *   clientId: "test-client-id",
+ *   redirectUri: "http://127.0.0.1:8080/callback",
+ *   scope: ["user-read-private", "playlist-read-private"],
+ *   pkce: true,
+ *   fetch: server.fetch,
+ * });
+ * const url = await auth.getAuthorizationUrl({ state: "csrf-token" });
+ * // Send the user to `url`; Spotify redirects back to the callback:
+ * const callback = await server.authorize(url);
+ * const code = auth.parseResponseUrl(callback, { expectedState: "csrf-token" });
+ * const token = await auth.exchangeCode(code);
+ * console.log(token.refreshToken !== undefined); // true
+ * const accessToken = await auth.getAccessToken(); // refreshed when needed
+ * ```
+ */
+export class AuthorizationCode implements AuthProvider, AsyncDisposable {
+  readonly #clientId: string;
+  readonly #redirectUri: string;
+  readonly #scope: string | undefined;
+  readonly #pkce: boolean;
+  readonly #authorizeUrl: string;
+  readonly #endpoint: TokenEndpoint;
+  readonly #lifecycle: TokenLifecycle;
+  readonly #bootstrapRefreshToken: string | undefined;
+  /** state → PKCE verifier (or undefined) of requests this instance issued. */
+  readonly #pending = new Map<string, string | undefined>();
+  #acceptedState: string | undefined;
+
+  /**
+   * Creates a provider. No request is made until a code is exchanged or a
+   * token is needed.
+   *
+   * @param options Credentials, redirect URI, scopes, PKCE, cache, timing.
+   * @throws {TypeError} If the client ID, secret (without PKCE) or redirect
+   * URI is missing from both the options and the environment, or invalid.
+   * @throws {RangeError} If a numeric option is out of range.
+   */
+  constructor(options: AuthorizationCodeOptions = {}) {
+    this.#pkce = options.pkce === true;
+    this.#clientId = resolveOption(
+      OWNER,
+      "clientId",
+      options.clientId,
+      "SPOTIFY_SDK_CLIENT_ID",
+    );
+    const clientSecret = this.#pkce ? undefined : resolveOption(
+      OWNER,
+      "clientSecret",
+      options.clientSecret,
+      "SPOTIFY_SDK_CLIENT_SECRET",
+    );
+    this.#redirectUri = checkRedirectUri(
+      resolveOption(
+        OWNER,
+        "redirectUri",
+        options.redirectUri,
+        "SPOTIFY_SDK_REDIRECT_URI",
+      ),
+    );
+    this.#scope = normalizeScope(options.scope);
+    if (
+      options.refreshToken !== undefined &&
+      (typeof options.refreshToken !== "string" || options.refreshToken === "")
+    ) {
+      throw new TypeError(
+        `${OWNER}: "refreshToken" must be a non-empty string`,
+      );
+    }
+    this.#bootstrapRefreshToken = options.refreshToken;
+    const settings = resolveEndpointSettings(OWNER, options);
+    this.#authorizeUrl = `${settings.accountsUrl}/authorize`;
+    this.#endpoint = new TokenEndpoint(settings, {
+      clientId: this.#clientId,
+      clientSecret,
+    });
+    this.#lifecycle = new TokenLifecycle(
+      OWNER,
+      options.tokenCache ?? new InMemoryTokenCache(),
+      settings.clock,
+      resolveSkewSeconds(OWNER, options.skewSeconds),
+      (stale, signal) => this.#refresh(stale, signal),
+    );
+  }
+
+  /** The redirect URI this provider uses. */
+  get redirectUri(): string {
+    return this.#redirectUri;
+  }
+
+  /** Whether this provider is a public client using PKCE. */
+  get pkce(): boolean {
+    return this.#pkce;
+  }
+
+  /**
+   * Builds the URL of Spotify's authorize page. With PKCE, the instance
+   * remembers the verifier for the state, so `exchangeCode(code)` needs no
+   * verifier.
+   *
+   * @param options `state`, `showDialog`, and a `scope` for this request.
+   * @returns The authorize URL.
+   *
+   * @example
+   * ```ts
+   * import { AuthorizationCode } from "@spotify-sdk/auth";
+   *
+   * const auth = new AuthorizationCode({
+   *   clientId: "your-client-id",
+   *   clientSecret: "your-client-secret",
+   *   redirectUri: "http://127.0.0.1:8080/callback",
+   *   scope: "user-read-private",
+   * });
+   * const url = await auth.getAuthorizationUrl({
+   *   state: "csrf-token-generated-by-app",
+   *   showDialog: true,
+   * });
+   * ```
+   */
+  async getAuthorizationUrl(
+    options: AuthorizationUrlOptions = {},
+  ): Promise<string> {
+    const request = await this.createAuthorizationRequest(options);
+    this.#pending.delete(request.state);
+    this.#pending.set(request.state, request.codeVerifier);
+    if (this.#pending.size > MAX_PENDING_STATES) {
+      this.#pending.delete(this.#pending.keys().next().value!);
+    }
+    return request.url;
+  }
+
+  /**
+   * Builds an authorize URL with a fresh `state` (and, with PKCE, a fresh
+   * verifier) for web apps that keep both in the user's session. Nothing is
+   * remembered by the instance.
+   *
+   * @param options `state`, `showDialog`, and a `scope` for this request.
+   * @returns The URL, its state and the PKCE code verifier.
+   *
+   * @example Keep state and verifier in the session
+   * ```ts
+   * import { AuthorizationCode } from "@spotify-sdk/auth";
+   *
+   * const auth = new AuthorizationCode({
+   *   clientId: "your-client-id",
+   *   redirectUri: "https://example.com/callback",
+   *   pkce: true,
+   * });
+   * const { url, state, codeVerifier } = await auth.createAuthorizationRequest();
+   * // session.set({ state, codeVerifier }); redirect to url
+   * ```
+   */
+  async createAuthorizationRequest(
+    options: AuthorizationUrlOptions = {},
+  ): Promise<AuthorizationRequest> {
+    const state = options.state ?? createState();
+    if (typeof state !== "string" || state === "") {
+      throw new TypeError(`${OWNER}: "state" must be a non-empty string`);
+    }
+    const redirectUri = options.redirectUri === undefined
+      ? this.#redirectUri
+      : checkRedirectUri(options.redirectUri);
+    const scope = options.scope === undefined
+      ? this.#scope
+      : normalizeScope(options.scope);
+    const params = new URLSearchParams({
+      client_id: this.#clientId,
+      response_type: "code",
+      redirect_uri: redirectUri,
+    });
+    if (scope !== undefined) params.set("scope", scope);
+    params.set("state", state);
+    if (options.showDialog === true) params.set("show_dialog", "true");
+    let codeVerifier: string | undefined;
+    if (this.#pkce) {
+      codeVerifier = createCodeVerifier();
+      params.set("code_challenge_method", "S256");
+      params.set("code_challenge", await createCodeChallenge(codeVerifier));
+    }
+    const url = `${this.#authorizeUrl}?${params}`;
+    return codeVerifier === undefined
+      ? { url, state }
+      : { url, state, codeVerifier };
+  }
+
+  /**
+   * Checks a callback URL and returns its authorization code. The state is
+   * checked first (a forged callback is not believed, not even its `error`),
+   * then `error`, then the code.
+   *
+   * @param url The callback URL Spotify redirected to.
+   * @param options.expectedState The state sent with the authorize URL.
+   * @returns The authorization code.
+   * @throws {SpotifyAuthError} `state_mismatch`, `access_denied` (or the
+   * callback's other `error`), or `missing_code`.
+   * @throws {TypeError} If `url` is not a URL or `expectedState` is missing.
+   *
+   * @example
+   * ```ts
+   * import { AuthorizationCode } from "@spotify-sdk/auth";
+   *
+   * const code = AuthorizationCode.parseResponseUrl(
+   *   "http://127.0.0.1:8080/callback?code=AQD123&state=abc",
+   *   { expectedState: "abc" },
+   * );
+   * console.log(code); // "AQD123"
+   * ```
+   */
+  static parseResponseUrl(
+    url: string | URL,
+    options: ParseResponseUrlOptions,
+  ): string {
+    const expectedState = options?.expectedState;
+    if (typeof expectedState !== "string" || expectedState === "") {
+      throw new TypeError(
+        `${OWNER}.parseResponseUrl: pass { expectedState } with the state of the authorize URL`,
+      );
+    }
+    return parseCallback(url, (state) => safeEqual(state, expectedState));
+  }
+
+  /**
+   * Checks a callback URL and returns its authorization code; without
+   * `expectedState`, the state must be one that this instance's
+   * `getAuthorizationUrl()` issued.
+   *
+   * @param url The callback URL Spotify redirected to.
+   * @param options.expectedState The state sent with the authorize URL.
+   * @returns The authorization code.
+   * @throws {SpotifyAuthError} `state_mismatch`, `access_denied` (or the
+   * callback's other `error`), or `missing_code`.
+   *
+   * @example
+   * ```ts
+   * import { AuthorizationCode } from "@spotify-sdk/auth";
+   *
+   * const auth = new AuthorizationCode({
+   *   clientId: "your-client-id",
+   *   clientSecret: "your-client-secret",
+   *   redirectUri: "http://127.0.0.1:8080/callback",
+   * });
+   * const code = auth.parseResponseUrl(
+   *   "http://127.0.0.1:8080/callback?code=AQD123&state=abc",
+   *   { expectedState: "abc" },
+   * );
+   * ```
+   */
+  parseResponseUrl(
+    url: string | URL,
+    options: ParseResponseUrlOptions = {},
+  ): string {
+    const expected = options.expectedState;
+    let accepted: string | undefined;
+    const code = parseCallback(url, (state) => {
+      if (expected !== undefined) {
+        if (safeEqual(state, expected)) accepted = expected;
+      } else {
+        for (const pending of this.#pending.keys()) {
+          if (safeEqual(state, pending)) accepted = pending;
+        }
+      }
+      return accepted !== undefined;
+    });
+    this.#acceptedState = accepted;
+    return code;
+  }
+
+  /**
+   * Exchanges an authorization code for tokens and stores them in the cache.
+   *
+   * @param code The code from `parseResponseUrl`.
+   * @param options PKCE `codeVerifier`, abort `signal`, `redirectUri`.
+   * @returns The new token, with its refresh token.
+   * @throws {SpotifyAuthError} `invalid_grant` and other OAuth errors,
+   * `invalid_response` (e.g. no refresh token), network errors.
+   * @throws {TypeError} With PKCE, when the verifier is not given and cannot
+   * be told from the requests this instance issued.
+   *
+   * @example
+   * ```ts
+   * import { AuthorizationCode } from "@spotify-sdk/auth";
+   * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+   *
+   * const server = new FakeAccountsServer();
+   * const auth = new AuthorizationCode({
+   *   clientId: "test-client-id",
+   *   clientSecret: "test-client-secret",
+   *   redirectUri: "http://127.0.0.1/callback",
+   *   fetch: server.fetch,
+   * });
+   * const { url, state } = await auth.createAuthorizationRequest();
+   * const code = auth.parseResponseUrl(await server.authorize(url), {
+   *   expectedState: state,
+   * });
+   * const token = await auth.exchangeCode(code);
+   * ```
+   */
+  async exchangeCode(
+    code: string,
+    options: ExchangeCodeOptions = {},
+  ): Promise<TokenInfo> {
+    this.#lifecycle.assertOpen();
+    if (typeof code !== "string" || code === "") {
+      throw new TypeError(
+        `${OWNER}.exchangeCode: "code" must be the non-empty code from parseResponseUrl()`,
+      );
+    }
+    const grant: Record<string, string> = {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: options.redirectUri === undefined
+        ? this.#redirectUri
+        : checkRedirectUri(options.redirectUri),
+    };
+    let pendingState: string | undefined;
+    if (this.#pkce) {
+      let verifier = options.codeVerifier;
+      if (verifier === undefined) {
+        pendingState = this.#pendingStateForExchange();
+        verifier = pendingState === undefined
+          ? undefined
+          : this.#pending.get(pendingState);
+      }
+      if (verifier === undefined) {
+        throw new TypeError(
+          `${OWNER}.exchangeCode: pass { codeVerifier } from createAuthorizationRequest(): this instance cannot tell which authorize request the code belongs to`,
+        );
+      }
+      grant.code_verifier = verifier;
+    }
+    const token = await this.#endpoint.request(grant, options.signal);
+    if (token.refreshToken === undefined) {
+      throw new SpotifyAuthError(
+        "invalid_response",
+        "The Spotify token endpoint sent no refresh_token for an authorization code",
+      );
+    }
+    if (pendingState !== undefined) this.#pending.delete(pendingState);
+    await this.#lifecycle.store(token);
+    return token;
+  }
+
+  #pendingStateForExchange(): string | undefined {
+    if (
+      this.#acceptedState !== undefined &&
+      this.#pending.has(this.#acceptedState)
+    ) {
+      return this.#acceptedState;
+    }
+    return this.#pending.size === 1
+      ? this.#pending.keys().next().value
+      : undefined;
+  }
+
+  /**
+   * Runs the whole login for a CLI: a loopback server, the browser, the
+   * callback, the exchange. See {@linkcode authorizeLocal}.
+   *
+   * @param options Browser, timeout, abort and dialog options.
+   * @returns The new token.
+   *
+   * @example
+   * ```ts ignore
+   * import { AuthorizationCode } from "@spotify-sdk/auth";
+   *
+   * const auth = new AuthorizationCode({ scope: "user-read-private" });
+   * const token = await auth.authorizeLocal();
+   * console.log(token.refreshToken);
+   * ```
+   */
+  authorizeLocal(options?: AuthorizeLocalOptions): Promise<TokenInfo> {
+    return authorizeLocal(this, options);
+  }
+
+  /**
+   * Returns a valid user access token: the cached one while fresh, else a
+   * refreshed one. Concurrent callers share one request.
+   *
+   * @param options `forceRefresh` and an abort `signal`.
+   * @returns The access token.
+   * @throws {SpotifyAuthError} `authorization_required` when there is no
+   * token and no refresh token; `invalid_grant` for a revoked refresh token;
+   * network and HTTP errors.
+   */
+  getAccessToken(options?: GetAccessTokenOptions): Promise<string> {
+    return this.#lifecycle.getAccessToken(options);
+  }
+
+  /**
+   * Stops any request in flight; later calls reject.
+   *
+   * @returns A promise that settles once everything is released.
+   */
+  close(): Promise<void> {
+    return this.#lifecycle.close();
+  }
+
+  /**
+   * Same as {@linkcode AuthorizationCode.close}, for `await using`.
+   *
+   * @returns A promise that settles once everything is released.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #refresh(
+    stale: TokenInfo | undefined,
+    signal: AbortSignal,
+  ): Promise<TokenInfo> {
+    const refreshToken = stale?.refreshToken ?? this.#bootstrapRefreshToken;
+    if (refreshToken === undefined) {
+      throw new SpotifyAuthError(
+        "authorization_required",
+        "No user token yet: run the authorization flow first (authorizeLocal() for a CLI, or getAuthorizationUrl() + exchangeCode()), or pass a stored refreshToken",
+      );
+    }
+    const token = await this.#endpoint.request(
+      { grant_type: "refresh_token", refresh_token: refreshToken },
+      signal,
+    );
+    return {
+      ...token,
+      refreshToken: token.refreshToken ?? refreshToken,
+      ...(token.scope ?? stale?.scope) === undefined
+        ? {}
+        : { scope: token.scope ?? stale?.scope },
+    };
+  }
+}
+
+function checkRedirectUri(redirectUri: string): string {
+  if (typeof redirectUri !== "string" || !URL.canParse(redirectUri)) {
+    throw new TypeError(
+      `${OWNER}: "redirectUri" must be an absolute URL registered for your app, such as "http://127.0.0.1:8080/callback"`,
+    );
+  }
+  return redirectUri;
+}
+
+/** Normalises scopes to space-separated, without duplicates. */
+export function normalizeScope(
+  scope: string | readonly string[] | undefined,
+): string | undefined {
+  if (scope === undefined) return undefined;
+  const parts = typeof scope === "string" ? [scope] : scope;
+  if (!Array.isArray(parts) || parts.some((part) => typeof part !== "string")) {
+    throw new TypeError(
+      `${OWNER}: "scope" must be a string or an array of strings`,
+    );
+  }
+  const scopes = new Set(
+    parts.flatMap((part) => part.split(/[\s,]+/)).filter((part) => part !== ""),
+  );
+  return [...scopes].join(" ");
+}
+
+function parseCallback(
+  url: string | URL,
+  stateMatches: (state: string) => boolean,
+): string {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    throw new TypeError(
+      `${OWNER}.parseResponseUrl: pass the full callback URL, e.g. "http://127.0.0.1:8080/callback?code=...&state=..."`,
+    );
+  }
+  const state = params.get("state");
+  if (state === null || !stateMatches(state)) {
+    throw new SpotifyAuthError(
+      "state_mismatch",
+      state === null
+        ? "The callback has no state: it may be forged, start the login again"
+        : "The callback's state does not match the authorize request: it may be forged, start the login again",
+    );
+  }
+  const error = params.get("error");
+  if (error !== null) {
+    const description = params.get("error_description") ?? undefined;
+    const code = /^[\x21-\x7e]{1,64}$/.test(error) ? error : "invalid_request";
+    throw new SpotifyAuthError(
+      code,
+      code === "access_denied"
+        ? "The user did not authorize the app (access_denied)"
+        : `Spotify returned an authorization error: ${code}`,
+      description === undefined ? {} : { description },
+    );
+  }
+  const code = params.get("code");
+  if (code === null || code === "") {
+    throw new SpotifyAuthError(
+      "missing_code",
+      "The callback has neither a code nor an error",
+    );
+  }
+  return code;
+}
+
+const encoder = new TextEncoder();
+
+/** Compares two strings in time independent of where they differ. */
+function safeEqual(actual: string, expected: string): boolean {
+  const a = encoder.encode(actual);
+  const b = encoder.encode(expected);
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
+  return difference === 0;
+}
