@@ -41,6 +41,10 @@ export class TokenLifecycle {
   #freshUntilMs = -Infinity;
   #flight: Flight | undefined;
   #closed = false;
+  /** Aborted by close(): stops work done outside the refresh cycle. */
+  readonly #closing = new AbortController();
+  /** Work outside the refresh cycle (code exchanges) that close() awaits. */
+  readonly #tasks = new Set<Promise<unknown>>();
 
   constructor(
     owner: string,
@@ -91,16 +95,31 @@ export class TokenLifecycle {
     }
   }
 
-  /** Stores a token obtained outside the refresh cycle (a code exchange). */
-  async store(token: TokenInfo): Promise<void> {
+  /**
+   * Obtains a token outside the refresh cycle (a code exchange) and stores
+   * it. `close()` aborts and awaits it like a refresh.
+   */
+  async obtainAndStore(
+    obtain: (signal: AbortSignal) => Promise<TokenInfo>,
+    callerSignal?: AbortSignal,
+  ): Promise<TokenInfo> {
     this.assertOpen();
-    this.#adopt(token);
-    await this.#cache.set(token);
-  }
-
-  /** Reads the newest token: the cache, else the in-memory copy. */
-  async current(): Promise<TokenInfo | undefined> {
-    return (await this.#cache.get()) ?? this.#token;
+    const signal = callerSignal === undefined
+      ? this.#closing.signal
+      : AbortSignal.any([callerSignal, this.#closing.signal]);
+    const task = (async () => {
+      const token = await obtain(signal);
+      this.assertOpen();
+      this.#adopt(token);
+      await this.#cache.set(token);
+      return token;
+    })();
+    this.#tasks.add(task);
+    try {
+      return await task;
+    } finally {
+      this.#tasks.delete(task);
+    }
   }
 
   assertOpen(): void {
@@ -115,14 +134,15 @@ export class TokenLifecycle {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const flight = this.#flight;
-    if (flight === undefined) return;
-    flight.controller.abort(
-      new TypeError(
-        `${this.#owner} was closed while a token request was in flight`,
-      ),
+    const reason = new TypeError(
+      `${this.#owner} was closed while a token request was in flight`,
     );
-    await flight.promise.catch(() => {});
+    this.#closing.abort(reason);
+    this.#flight?.controller.abort(reason);
+    await Promise.allSettled([
+      ...this.#tasks,
+      ...(this.#flight ? [this.#flight.promise] : []),
+    ]);
   }
 
   #isFresh(token: TokenInfo): boolean {
@@ -174,7 +194,12 @@ export class TokenLifecycle {
     if (signal === undefined) return flight.promise;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
-        if (--flight.waiters === 0) flight.controller.abort(signal.reason);
+        if (--flight.waiters === 0) {
+          // Nobody waits any more: stop the request, and let the next caller
+          // start a new one instead of joining this abandoned one.
+          if (this.#flight === flight) this.#flight = undefined;
+          flight.controller.abort(signal.reason);
+        }
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });

@@ -461,15 +461,17 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       }
       grant.code_verifier = verifier;
     }
-    const token = await this.#endpoint.request(grant, options.signal);
-    if (token.refreshToken === undefined) {
-      throw new SpotifyAuthError(
-        "invalid_response",
-        "The Spotify token endpoint sent no refresh_token for an authorization code",
-      );
-    }
+    const token = await this.#lifecycle.obtainAndStore(async (signal) => {
+      const token = await this.#endpoint.request(grant, signal);
+      if (token.refreshToken === undefined) {
+        throw new SpotifyAuthError(
+          "invalid_response",
+          "The Spotify token endpoint sent no refresh_token for an authorization code",
+        );
+      }
+      return token;
+    }, options.signal);
     if (pendingState !== undefined) this.#pending.delete(pendingState);
-    await this.#lifecycle.store(token);
     return token;
   }
 

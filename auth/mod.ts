@@ -55,6 +55,17 @@ export {
 } from "./client_credentials.ts";
 export { SpotifyAuthError, type SpotifyAuthErrorOptions } from "./errors.ts";
 export {
+  FileTokenCache,
+  type FileTokenCacheOptions,
+} from "./file_token_cache.ts";
+export {
+  type KvAtomicOperationLike,
+  type KvKeyLike,
+  type KvLike,
+  KvTokenCache,
+  type KvTokenCacheOptions,
+} from "./kv_token_cache.ts";
+export {
   createCodeChallenge,
   createCodeVerifier,
   createState,

@@ -1,0 +1,98 @@
+/**
+ * Reading and checking tokens that come back from a persistent store.
+ * Private to the persistent caches.
+ *
+ * @module
+ */
+
+import type { TokenInfo } from "./token.ts";
+
+/** Where each {@linkcode TokenInfo} field lives in a stored record. */
+export interface StoredTokenFields {
+  accessToken: string;
+  expiresAt: string;
+  refreshToken: string;
+  scope: string;
+}
+
+/** The Python SDK's on-disk names. */
+export const SNAKE_CASE_FIELDS: StoredTokenFields = {
+  accessToken: "access_token",
+  expiresAt: "expires_at",
+  refreshToken: "refresh_token",
+  scope: "scope",
+};
+
+/** The names of {@linkcode TokenInfo} itself. */
+export const CAMEL_CASE_FIELDS: StoredTokenFields = {
+  accessToken: "accessToken",
+  expiresAt: "expiresAt",
+  refreshToken: "refreshToken",
+  scope: "scope",
+};
+
+/**
+ * Turns a stored record into a token, or `undefined` when it cannot be one.
+ *
+ * The store is untrusted (another program, an older version, a half-written
+ * file): the record must be an object with a non-empty string access token
+ * and a finite numeric expiry. Optional fields that are `null`, missing or
+ * of the wrong type are dropped (an empty refresh token too, as it could
+ * never be used); unknown keys are ignored.
+ */
+export function tokenFromRecord(
+  record: unknown,
+  fields: StoredTokenFields,
+): TokenInfo | undefined {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    return undefined;
+  }
+  const values = record as Record<string, unknown>;
+  const accessToken = values[fields.accessToken];
+  const expiresAt = values[fields.expiresAt];
+  if (typeof accessToken !== "string" || accessToken === "") return undefined;
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
+    return undefined;
+  }
+  const refreshToken = values[fields.refreshToken];
+  const scope = values[fields.scope];
+  return {
+    accessToken,
+    expiresAt,
+    ...(typeof refreshToken === "string" && refreshToken !== ""
+      ? { refreshToken }
+      : {}),
+    ...(typeof scope === "string" ? { scope } : {}),
+  };
+}
+
+/**
+ * Throws a `TypeError` unless `token` would read back as a token: storing
+ * something every reader treats as a miss is always a bug in the caller.
+ * The message names the cache and the field, never a value.
+ */
+export function assertStorableToken(token: TokenInfo, cacheName: string): void {
+  if (typeof token !== "object" || token === null) {
+    throw new TypeError(`${cacheName}.set() expects a TokenInfo object.`);
+  }
+  if (typeof token.accessToken !== "string" || token.accessToken === "") {
+    throw new TypeError(
+      `${cacheName}.set() expects token.accessToken to be a non-empty string.`,
+    );
+  }
+  if (
+    typeof token.expiresAt !== "number" || !Number.isFinite(token.expiresAt)
+  ) {
+    throw new TypeError(
+      `${cacheName}.set() expects token.expiresAt to be a finite number (Unix seconds).`,
+    );
+  }
+  for (const field of ["refreshToken", "scope"] as const) {
+    const value = token[field];
+    if (value !== undefined && typeof value !== "string") {
+      throw new TypeError(
+        `${cacheName}.set() expects token.${field} to be a string or undefined.`,
+      );
+    }
+  }
+}

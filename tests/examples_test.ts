@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { startApp } from "../examples/authorization_code.ts";
+
+/** Plays the browser: one request, no redirect following, cookies kept. */
+async function visit(url: string, cookie = "") {
+  const response = await fetch(url, {
+    redirect: "manual",
+    headers: cookie ? { cookie } : {},
+  });
+  const body = await response.text();
+  return { response, body, location: response.headers.get("location") };
+}
+
+Deno.test("examples/authorization_code.ts logs a user in offline: /login → /authorize → /callback → /me", async () => {
+  await using app = await startApp({ fake: true, port: 0 });
+
+  const login = await visit(`${app.url}/login`);
+  assert.equal(login.response.status, 302);
+  const sid = login.response.headers.get("set-cookie")!.split(";")[0];
+  const authorizeUrl = new URL(login.location!);
+  assert.equal(authorizeUrl.searchParams.get("code_challenge_method"), "S256");
+  assert.equal(authorizeUrl.pathname, "/authorize");
+
+  const consent = await visit(authorizeUrl.href);
+  assert.equal(consent.response.status, 302);
+  assert.ok(consent.location!.startsWith(`${app.url}/callback?code=`));
+
+  const callback = await visit(consent.location!, sid);
+  assert.equal(callback.response.status, 302);
+  assert.equal(callback.location, "/me");
+
+  const me = await visit(`${app.url}/me`, sid);
+  assert.equal(me.response.status, 200);
+  assert.deepEqual(JSON.parse(me.body), {
+    display_name: "Test User",
+    id: "test-user",
+  });
+});
+
+Deno.test("examples/authorization_code.ts refuses a callback with a forged state", async () => {
+  await using app = await startApp({ fake: true, port: 0 });
+  const login = await visit(`${app.url}/login`);
+  const sid = login.response.headers.get("set-cookie")!.split(";")[0];
+  const forged = await visit(
+    `${app.url}/callback?code=stolen&state=forged`,
+    sid,
+  );
+  assert.equal(forged.response.status, 400);
+  assert.match(forged.body, /state_mismatch/);
+  const me = await visit(`${app.url}/me`, sid);
+  assert.equal(me.response.status, 302, "still not logged in");
+});
+
+async function runExample(args: string[]) {
+  const started = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    success: output.success,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+Deno.test("examples/demo.ts tours every capability offline with the task's permissions", async () => {
+  const demo = await runExample([
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-write",
+    "--unstable-kv",
+    new URL("../examples/demo.ts", import.meta.url).pathname,
+  ]);
+  assert.ok(demo.success, demo.stderr);
+  assert.ok(demo.seconds < 10, `took ${demo.seconds}s`);
+  for (
+    const line of [
+      "Client credentials",
+      "HTTP 503 → 503 → 200",
+      "(HTTP 403)",
+      "state_mismatch",
+      "says hello to Test User",
+      "rotated the refresh token",
+      "mode 600",
+      "no login, 0 token requests",
+      "with 1 refresh in total",
+      "Done.",
+    ]
+  ) {
+    assert.ok(demo.stdout.includes(line), `demo output lacks "${line}"`);
+  }
+  assert.ok(!demo.stdout.includes("\u001b["), "NO_COLOR is honoured");
+  assert.doesNotMatch(demo.stdout, /demo-secret/);
+});
+
+Deno.test("examples/file_token_cache.ts reuses the token file on the second run", async () => {
+  const run = await runExample([
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-write",
+    new URL("../examples/file_token_cache.ts", import.meta.url).pathname,
+  ]);
+  assert.ok(run.success, run.stderr);
+  assert.match(run.stdout, /first run : got a token with 1 token request/);
+  assert.match(run.stdout, /second run: got a token with 0 token request/);
+  assert.match(
+    run.stdout,
+    /mode 600 with keys access_token, expires_at, refresh_token, scope/,
+  );
+});
+
+Deno.test("examples/kv_token_cache.ts refreshes once per expiry for four workers", async () => {
+  const run = await runExample([
+    "--unstable-kv",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-write",
+    new URL("../examples/kv_token_cache.ts", import.meta.url).pathname,
+  ]);
+  assert.ok(run.success, run.stderr);
+  assert.equal(run.stdout.match(/4 workers, 1 token, 1 refresh/g)?.length, 3);
+  assert.match(run.stdout, /failed token requests: 0/);
+});
