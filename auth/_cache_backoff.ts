@@ -51,3 +51,19 @@ export function repeatEvery(
     await running;
   };
 }
+
+/** Validates an optional duration option of a cache. */
+export function positiveDuration(
+  owner: string,
+  value: number | undefined,
+  fallback: number,
+  name: string,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(
+      `${owner}: options.${name} must be a positive number of milliseconds.`,
+    );
+  }
+  return value;
+}

@@ -95,7 +95,7 @@ export interface ParseResponseUrlOptions {
   /**
    * The `state` sent with the authorize URL. Required by the static method;
    * the instance method defaults to the states its own
-   * `getAuthorizationUrl()` issued.
+   * `getAuthorizationUrl()` or `createAuthorizationRequest()` issued.
    */
   expectedState?: string;
 }
@@ -253,19 +253,15 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
   async getAuthorizationUrl(
     options: AuthorizationUrlOptions = {},
   ): Promise<string> {
-    const request = await this.createAuthorizationRequest(options);
-    this.#pending.delete(request.state);
-    this.#pending.set(request.state, request.codeVerifier);
-    if (this.#pending.size > MAX_PENDING_STATES) {
-      this.#pending.delete(this.#pending.keys().next().value!);
-    }
-    return request.url;
+    return (await this.createAuthorizationRequest(options)).url;
   }
 
   /**
    * Builds an authorize URL with a fresh `state` (and, with PKCE, a fresh
-   * verifier) for web apps that keep both in the user's session. Nothing is
-   * remembered by the instance.
+   * verifier) for web apps that keep both in the user's session. The
+   * instance also remembers the last 64 requests, so a single-user app may
+   * leave out `codeVerifier` in `exchangeCode`; a web app serving many users
+   * should pass it (and check the state against the user's session).
    *
    * @param options `state`, `showDialog`, and a `scope` for this request.
    * @returns The URL, its state and the PKCE code verifier.
@@ -311,6 +307,11 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       params.set("code_challenge", await createCodeChallenge(codeVerifier));
     }
     const url = `${this.#authorizeUrl}?${params}`;
+    this.#pending.delete(state);
+    this.#pending.set(state, codeVerifier);
+    if (this.#pending.size > MAX_PENDING_STATES) {
+      this.#pending.delete(this.#pending.keys().next().value!);
+    }
     return codeVerifier === undefined
       ? { url, state }
       : { url, state, codeVerifier };
@@ -355,7 +356,7 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
   /**
    * Checks a callback URL and returns its authorization code; without
    * `expectedState`, the state must be one that this instance's
-   * `getAuthorizationUrl()` issued.
+   * `getAuthorizationUrl()` or `createAuthorizationRequest()` issued.
    *
    * @param url The callback URL Spotify redirected to.
    * @param options.expectedState The state sent with the authorize URL.
@@ -471,7 +472,15 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       }
       return token;
     }, options.signal);
-    if (pendingState !== undefined) this.#pending.delete(pendingState);
+    // A verifier is forgotten once its exchange succeeds.
+    for (const [state, verifier] of this.#pending) {
+      if (
+        state === pendingState ||
+        (verifier !== undefined && verifier === grant.code_verifier)
+      ) {
+        this.#pending.delete(state);
+      }
+    }
     return token;
   }
 

@@ -515,3 +515,18 @@ Deno.test("AuthorizationCode never shows its secret, tokens, code or verifier", 
     assert.ok(!shown.includes(secret), "secret leaked");
   }
 });
+
+Deno.test("AuthorizationCode with PKCE remembers the verifier of createAuthorizationRequest() too", async () => {
+  const { server, auth } = setup({ pkce: true, clientSecret: undefined });
+  await using _ = auth;
+  const { url, state } = await auth.createAuthorizationRequest();
+  const code = auth.parseResponseUrl(await server.authorize(url), {
+    expectedState: state,
+  });
+  assert.ok((await auth.exchangeCode(code)).refreshToken);
+  // Forgotten once used: the same state is no longer accepted without expectedState.
+  assert.throws(
+    () => auth.parseResponseUrl(`${REDIRECT_URI}?code=c&state=${state}`),
+    { code: "state_mismatch" },
+  );
+});

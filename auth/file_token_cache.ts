@@ -10,7 +10,12 @@ import {
   SNAKE_CASE_FIELDS,
   tokenFromRecord,
 } from "./_cache_token.ts";
-import { backoffDelay, delay, repeatEvery } from "./_cache_backoff.ts";
+import {
+  backoffDelay,
+  delay,
+  positiveDuration,
+  repeatEvery,
+} from "./_cache_backoff.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { TokenCache, TokenInfo } from "./token.ts";
 
@@ -126,11 +131,13 @@ export class FileTokenCache implements TokenCache {
     }
     this.#path = path;
     this.#staleLockMs = positiveDuration(
+      "FileTokenCache",
       options.staleLockMs,
       30_000,
       "staleLockMs",
     );
     this.#lockTimeoutMs = positiveDuration(
+      "FileTokenCache",
       options.lockTimeoutMs,
       60_000,
       "lockTimeoutMs",
@@ -605,18 +612,4 @@ function notCapable(message: string, cause: unknown): Error {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function positiveDuration(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `FileTokenCache: options.${name} must be a positive number of milliseconds.`,
-    );
-  }
-  return value;
 }

@@ -10,7 +10,12 @@ import {
   CAMEL_CASE_FIELDS,
   tokenFromRecord,
 } from "./_cache_token.ts";
-import { backoffDelay, delay, repeatEvery } from "./_cache_backoff.ts";
+import {
+  backoffDelay,
+  delay,
+  positiveDuration,
+  repeatEvery,
+} from "./_cache_backoff.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { Clock, TokenCache, TokenInfo } from "./token.ts";
 
@@ -178,8 +183,14 @@ export class KvTokenCache implements TokenCache {
     this.#kv = kv;
     this.#key = [...key];
     this.#leaseKey = [...key, "lock"];
-    this.#leaseMs = positiveDuration(options.leaseMs, 30_000, "leaseMs");
+    this.#leaseMs = positiveDuration(
+      "KvTokenCache",
+      options.leaseMs,
+      30_000,
+      "leaseMs",
+    );
     this.#lockTimeoutMs = positiveDuration(
+      "KvTokenCache",
       options.lockTimeoutMs,
       60_000,
       "lockTimeoutMs",
@@ -402,18 +413,4 @@ function randomHex(bytes: number): string {
     crypto.getRandomValues(new Uint8Array(bytes)),
     (byte) => byte.toString(16).padStart(2, "0"),
   ).join("");
-}
-
-function positiveDuration(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `KvTokenCache: options.${name} must be a positive number of milliseconds.`,
-    );
-  }
-  return value;
 }

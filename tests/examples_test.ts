@@ -55,6 +55,7 @@ async function runExample(args: string[]) {
   const started = performance.now();
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...args],
+    cwd: new URL("..", import.meta.url).pathname,
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -125,4 +126,17 @@ Deno.test("examples/kv_token_cache.ts refreshes once per expiry for four workers
   assert.ok(run.success, run.stderr);
   assert.equal(run.stdout.match(/4 workers, 1 token, 1 refresh/g)?.length, 3);
   assert.match(run.stdout, /failed token requests: 0/);
+});
+
+Deno.test("examples/login.ts --fake logs in through the loopback helper offline", async () => {
+  const run = await runExample([
+    "--allow-net=127.0.0.1",
+    "--allow-read=.cache",
+    "--allow-write=.cache",
+    "examples/login.ts",
+    "--fake",
+  ]);
+  assert.ok(run.success, run.stderr);
+  assert.match(run.stdout + run.stderr, /Browser shows: 200/);
+  assert.match(run.stdout + run.stderr, /Logged in as Test User/);
 });
