@@ -31,7 +31,30 @@ const OWNER = "AuthorizationCode";
 // getAuthorizationUrl() remembers this many pending states (oldest dropped).
 const MAX_PENDING_STATES = 64;
 
-/** Options of {@linkcode AuthorizationCode}. */
+/**
+ * Options of {@linkcode AuthorizationCode}.
+ *
+ * @example A headless app with a stored refresh token
+ * ```ts
+ * import {
+ *   AuthorizationCode,
+ *   type AuthorizationCodeOptions,
+ * } from "@spotify-sdk/auth";
+ * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const options: AuthorizationCodeOptions = {
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   redirectUri: "http://127.0.0.1:8080/callback",
+ *   scope: ["user-read-private", "user-read-email"],
+ *   refreshToken: server.issueTokens().refreshToken, // saved from an earlier login
+ *   fetch: server.fetch,
+ * };
+ * await using auth = new AuthorizationCode(options);
+ * const token = await auth.getAccessToken(); // refreshed, no login needed
+ * ```
+ */
 export interface AuthorizationCodeOptions extends ProviderOptions {
   /**
    * Where Spotify sends the user back; must be registered for the app.
@@ -57,7 +80,30 @@ export interface AuthorizationCodeOptions extends ProviderOptions {
   refreshToken?: string;
 }
 
-/** Options of {@linkcode AuthorizationCode.getAuthorizationUrl}. */
+/**
+ * Options of {@linkcode AuthorizationCode.getAuthorizationUrl}.
+ *
+ * @example Ask for more scopes and show the consent page again
+ * ```ts
+ * import {
+ *   AuthorizationCode,
+ *   type AuthorizationUrlOptions,
+ * } from "@spotify-sdk/auth";
+ *
+ * const auth = new AuthorizationCode({
+ *   clientId: "your-client-id",
+ *   redirectUri: "http://127.0.0.1:8080/callback",
+ *   pkce: true,
+ * });
+ * const options: AuthorizationUrlOptions = {
+ *   state: "csrf-token",
+ *   showDialog: true,
+ *   scope: ["user-read-private", "playlist-modify-private"],
+ * };
+ * const url = new URL(await auth.getAuthorizationUrl(options));
+ * console.log(url.searchParams.get("scope")); // "user-read-private playlist-modify-private"
+ * ```
+ */
 export interface AuthorizationUrlOptions {
   /**
    * The CSRF `state` to send and check on the callback.
@@ -80,7 +126,28 @@ export interface AuthorizationUrlOptions {
   redirectUri?: string;
 }
 
-/** What {@linkcode AuthorizationCode.createAuthorizationRequest} returns. */
+/**
+ * What {@linkcode AuthorizationCode.createAuthorizationRequest} returns.
+ *
+ * @example Keep the request in the session until the callback
+ * ```ts
+ * import { AuthorizationCode, type AuthorizationRequest } from "@spotify-sdk/auth";
+ * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * await using auth = new AuthorizationCode({
+ *   clientId: "test-client-id",
+ *   redirectUri: "http://127.0.0.1:8080/callback",
+ *   pkce: true,
+ *   fetch: server.fetch,
+ * });
+ * const request: AuthorizationRequest = await auth.createAuthorizationRequest();
+ * // Store request.state and request.codeVerifier in the session; redirect to request.url.
+ * const callback = await server.authorize(request.url);
+ * const code = auth.parseResponseUrl(callback, { expectedState: request.state });
+ * await auth.exchangeCode(code, { codeVerifier: request.codeVerifier });
+ * ```
+ */
 export interface AuthorizationRequest {
   /** The authorize URL to send the user to. */
   url: string;
@@ -90,7 +157,26 @@ export interface AuthorizationRequest {
   codeVerifier?: string;
 }
 
-/** Options of {@linkcode AuthorizationCode.parseResponseUrl}. */
+/**
+ * Options of {@linkcode AuthorizationCode.parseResponseUrl}.
+ *
+ * @example Reject a forged callback
+ * ```ts
+ * import {
+ *   AuthorizationCode,
+ *   type ParseResponseUrlOptions,
+ *   SpotifyAuthError,
+ * } from "@spotify-sdk/auth";
+ *
+ * const options: ParseResponseUrlOptions = { expectedState: "state-from-session" };
+ * const forged = "http://127.0.0.1:8080/callback?code=AQD123&state=forged";
+ * try {
+ *   AuthorizationCode.parseResponseUrl(forged, options);
+ * } catch (error) {
+ *   console.log(error instanceof SpotifyAuthError && error.code); // "state_mismatch"
+ * }
+ * ```
+ */
 export interface ParseResponseUrlOptions {
   /**
    * The `state` sent with the authorize URL. Required by the static method;
@@ -100,7 +186,28 @@ export interface ParseResponseUrlOptions {
   expectedState?: string;
 }
 
-/** Options of {@linkcode AuthorizationCode.exchangeCode}. */
+/**
+ * Options of {@linkcode AuthorizationCode.exchangeCode}.
+ *
+ * @example Exchange with the verifier kept in the session
+ * ```ts
+ * import { AuthorizationCode, type ExchangeCodeOptions } from "@spotify-sdk/auth";
+ * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * await using auth = new AuthorizationCode({
+ *   clientId: "test-client-id",
+ *   redirectUri: "http://127.0.0.1:8080/callback",
+ *   pkce: true,
+ *   fetch: server.fetch,
+ * });
+ * const { url, state, codeVerifier } = await auth.createAuthorizationRequest();
+ * const callback = await server.authorize(url);
+ * const code = auth.parseResponseUrl(callback, { expectedState: state });
+ * const options: ExchangeCodeOptions = { codeVerifier, signal: AbortSignal.timeout(10_000) };
+ * const token = await auth.exchangeCode(code, options);
+ * ```
+ */
 export interface ExchangeCodeOptions {
   /**
    * The PKCE verifier of the authorize request. Optional when this instance

@@ -19,7 +19,34 @@ const OWNER = "authorizeLocal";
 const DEFAULT_TIMEOUT_MS = 300_000;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-/** Options of {@linkcode authorizeLocal}. */
+/**
+ * Options of {@linkcode authorizeLocal}.
+ *
+ * @example Show the URL instead of opening a browser
+ * ```ts
+ * import {
+ *   AuthorizationCode,
+ *   authorizeLocal,
+ *   type AuthorizeLocalOptions,
+ * } from "@spotify-sdk/auth";
+ * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+ *
+ * await using server = new FakeAccountsServer();
+ * await using auth = new AuthorizationCode({
+ *   clientId: "test-client-id",
+ *   redirectUri: "http://127.0.0.1/callback",
+ *   pkce: true,
+ *   accountsUrl: await server.listen(),
+ * });
+ * const options: AuthorizeLocalOptions = {
+ *   openBrowser: false,
+ *   timeoutMs: 60_000,
+ *   // A real CLI prints the URL; here we play the browser and follow it.
+ *   onAuthorizationUrl: async (url) => await (await fetch(url)).body?.cancel(),
+ * };
+ * const token = await authorizeLocal(auth, options);
+ * ```
+ */
 export interface AuthorizeLocalOptions {
   /**
    * Open the authorize URL in a browser: `$BROWSER` when set (readable with

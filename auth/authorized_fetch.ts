@@ -7,7 +7,25 @@
 import type { GetAccessTokenOptions } from "./provider_options.ts";
 import type { AuthProvider } from "./token.ts";
 
-/** Options of {@linkcode createAuthorizedFetch}. */
+/**
+ * Options of {@linkcode createAuthorizedFetch}.
+ *
+ * @example Send the Web API calls to a test fake
+ * ```ts
+ * import {
+ *   type AuthorizedFetchOptions,
+ *   createAuthorizedFetch,
+ * } from "@spotify-sdk/auth";
+ * import { FakeAccountsServer, FakeAuthProvider } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const { accessToken } = server.issueTokens({ scope: "user-read-private" });
+ * const options: AuthorizedFetchOptions = { fetch: server.fetch };
+ * const spotifyFetch = createAuthorizedFetch(new FakeAuthProvider(accessToken), options);
+ * const me = await spotifyFetch("https://api.spotify.com/v1/me");
+ * console.log((await me.json()).id); // "test-user"
+ * ```
+ */
 export interface AuthorizedFetchOptions {
   /**
    * The `fetch` that sends the authorized requests.

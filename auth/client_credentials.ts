@@ -13,7 +13,32 @@ import type {
 } from "./provider_options.ts";
 import { type AuthProvider, InMemoryTokenCache } from "./token.ts";
 
-/** Options of {@linkcode ClientCredentials}: the common provider options. */
+/**
+ * Options of {@linkcode ClientCredentials}: the common provider options.
+ *
+ * @example A provider with its own cache and timing
+ * ```ts
+ * import {
+ *   ClientCredentials,
+ *   type ClientCredentialsOptions,
+ * } from "@spotify-sdk/auth";
+ * import { FakeAccountsServer, FakeTokenCache } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const tokenCache = new FakeTokenCache();
+ * const options: ClientCredentialsOptions = {
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   tokenCache,
+ *   skewSeconds: 60,
+ *   timeoutMs: 5_000,
+ *   fetch: server.fetch,
+ * };
+ * await using auth = new ClientCredentials(options);
+ * await auth.getAccessToken();
+ * console.log(tokenCache.sets); // 1
+ * ```
+ */
 export type ClientCredentialsOptions = ProviderOptions;
 
 /**

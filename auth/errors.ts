@@ -4,7 +4,25 @@
  * @module
  */
 
-/** Options of {@linkcode SpotifyAuthError}. */
+/**
+ * Options of {@linkcode SpotifyAuthError}.
+ *
+ * @example Report an OAuth error from a custom provider
+ * ```ts
+ * import { SpotifyAuthError, type SpotifyAuthErrorOptions } from "@spotify-sdk/auth";
+ *
+ * const options: SpotifyAuthErrorOptions = {
+ *   status: 400,
+ *   description: "Invalid refresh token",
+ * };
+ * const error = new SpotifyAuthError(
+ *   "invalid_grant",
+ *   "The stored refresh token was rejected: log in again",
+ *   options,
+ * );
+ * console.log(error.status, error.description); // 400 "Invalid refresh token"
+ * ```
+ */
 export interface SpotifyAuthErrorOptions {
   /** HTTP status of the response that caused the error, if any. */
   status?: number;

@@ -19,7 +19,26 @@ import {
 import { SpotifyAuthError } from "./errors.ts";
 import type { TokenCache, TokenInfo } from "./token.ts";
 
-/** Options of {@linkcode FileTokenCache}. */
+/**
+ * Options of {@linkcode FileTokenCache}.
+ *
+ * @example A cache file in an app directory, with shorter lock timings
+ * ```ts
+ * import { FileTokenCache, type FileTokenCacheOptions } from "@spotify-sdk/auth";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const options: FileTokenCacheOptions = {
+ *   path: `${dir}/my-app/token.json`, // missing directories are created
+ *   staleLockMs: 10_000,
+ *   lockTimeoutMs: 5_000,
+ * };
+ * const cache = new FileTokenCache(options);
+ * await cache.lock(() =>
+ *   cache.set({ accessToken: "BQD...", expiresAt: Date.now() / 1000 + 3600 })
+ * );
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface FileTokenCacheOptions {
   /**
    * Where the token lives. Missing parent directories are created with mode

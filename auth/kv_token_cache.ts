@@ -19,7 +19,20 @@ import {
 import { SpotifyAuthError } from "./errors.ts";
 import type { Clock, TokenCache, TokenInfo } from "./token.ts";
 
-/** A key in a {@linkcode KvLike} store, the same shape as `Deno.KvKey`. */
+/**
+ * A key in a {@linkcode KvLike} store, the same shape as `Deno.KvKey`.
+ *
+ * @example One token per user of your app
+ * ```ts
+ * import { type KvKeyLike, KvTokenCache } from "@spotify-sdk/auth";
+ *
+ * using kv = await Deno.openKv(":memory:");
+ * const key: KvKeyLike = ["my-app", "users", 42, "spotify-token"];
+ * const cache = new KvTokenCache({ kv, key });
+ * await cache.set({ accessToken: "BQD...", expiresAt: Date.now() / 1000 + 3600 });
+ * console.log((await kv.get(key)).value !== null); // true
+ * ```
+ */
 export type KvKeyLike = readonly (
   | Uint8Array
   | string
@@ -32,6 +45,18 @@ export type KvKeyLike = readonly (
 /**
  * The part of an atomic operation of `Deno.Kv` that
  * {@linkcode KvTokenCache} uses; `Deno.AtomicOperation` satisfies it.
+ *
+ * @example A Deno.Kv atomic operation fits
+ * ```ts
+ * import type { KvAtomicOperationLike } from "@spotify-sdk/auth";
+ *
+ * using kv = await Deno.openKv(":memory:");
+ * const operation: KvAtomicOperationLike = kv.atomic()
+ *   .check({ key: ["my-lock"], versionstamp: null }) // only if nobody holds it
+ *   .set(["my-lock"], "holder-1");
+ * const { ok } = await operation.commit();
+ * console.log(ok); // true
+ * ```
  */
 export interface KvAtomicOperationLike {
   /** Makes the commit fail unless `key` still has `versionstamp`
@@ -55,6 +80,22 @@ export interface KvAtomicOperationLike {
  * The part of `Deno.Kv` that {@linkcode KvTokenCache} uses, typed
  * structurally so that code handing a `Deno.Kv` over (or a test double)
  * type-checks without `--unstable-kv`.
+ *
+ * @example Count the reads a cache makes
+ * ```ts
+ * import { type KvLike, KvTokenCache } from "@spotify-sdk/auth";
+ *
+ * using denoKv = await Deno.openKv(":memory:");
+ * let reads = 0;
+ * const kv: KvLike = {
+ *   get: (key) => (reads++, denoKv.get(key)),
+ *   set: (key, value, options) => denoKv.set(key, value, options),
+ *   delete: (key) => denoKv.delete(key),
+ *   atomic: () => denoKv.atomic(),
+ * };
+ * await new KvTokenCache({ kv }).get();
+ * console.log(reads); // 1
+ * ```
  */
 export interface KvLike {
   /** Reads `key`; `value` and `versionstamp` are `null` when it is absent. */
@@ -73,7 +114,26 @@ export interface KvLike {
   atomic(): KvAtomicOperationLike;
 }
 
-/** Options of {@linkcode KvTokenCache}. */
+/**
+ * Options of {@linkcode KvTokenCache}.
+ *
+ * @example Shorter leases for a fleet of short jobs
+ * ```ts
+ * import { KvTokenCache, type KvTokenCacheOptions } from "@spotify-sdk/auth";
+ *
+ * using kv = await Deno.openKv(":memory:");
+ * const options: KvTokenCacheOptions = {
+ *   kv,
+ *   key: ["my-app", "spotify-token"],
+ *   leaseMs: 10_000,
+ *   lockTimeoutMs: 5_000,
+ * };
+ * const cache = new KvTokenCache(options);
+ * await cache.lock(() =>
+ *   cache.set({ accessToken: "BQD...", expiresAt: Date.now() / 1000 + 3600 })
+ * );
+ * ```
+ */
 export interface KvTokenCacheOptions {
   /**
    * The store, e.g. `await Deno.openKv()` (a local SQLite file; needs

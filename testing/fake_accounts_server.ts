@@ -43,7 +43,22 @@ import {
 } from "./_fake_token_endpoint.ts";
 import { handleMe } from "./_fake_web_api.ts";
 
-/** A Spotify app registered with the fake, as on Spotify's dashboard. */
+/**
+ * A Spotify app registered with the fake, as on Spotify's dashboard.
+ *
+ * @example Register a public (PKCE) app
+ * ```ts
+ * import { FakeAccountsServer, type FakeClient } from "@spotify-sdk/auth/testing";
+ *
+ * const publicApp: FakeClient = {
+ *   clientId: "my-cli",
+ *   redirectUris: ["http://127.0.0.1/callback"], // any port matches
+ * };
+ * const server = new FakeAccountsServer({ clients: [publicApp] });
+ * const token = server.issueTokens({ clientId: "my-cli" });
+ * console.log(server.inspectAccessToken(token.accessToken)?.clientId); // "my-cli"
+ * ```
+ */
 export interface FakeClient {
   /** The app's client id. */
   readonly clientId: string;
@@ -62,7 +77,28 @@ export interface FakeClient {
   readonly redirectUris?: readonly string[];
 }
 
-/** A Spotify user who can sign in at the fake's `/authorize`. */
+/**
+ * A Spotify user who can sign in at the fake's `/authorize`.
+ *
+ * @example A user whose profile /v1/me shows
+ * ```ts
+ * import { FakeAccountsServer, type FakeUser } from "@spotify-sdk/auth/testing";
+ *
+ * const alice: FakeUser = {
+ *   id: "alice",
+ *   displayName: "Alice",
+ *   email: "alice@example.com",
+ *   country: "SE",
+ *   product: "premium",
+ * };
+ * const server = new FakeAccountsServer({ users: [alice] });
+ * const { accessToken } = server.issueTokens({ scope: "user-read-email" });
+ * const me = await server.fetch("https://api.spotify.com/v1/me", {
+ *   headers: { authorization: `Bearer ${accessToken}` },
+ * });
+ * console.log((await me.json()).email); // "alice@example.com"
+ * ```
+ */
 export interface FakeUser {
   /** The user id (`id` and `uri` of `/v1/me`). */
   readonly id: string;
@@ -76,10 +112,50 @@ export interface FakeUser {
   readonly product?: string;
 }
 
-/** What the simulated user does on the consent page. */
+/**
+ * What the simulated user does on the consent page.
+ *
+ * @example A user who declines
+ * ```ts
+ * import { FakeAccountsServer, type FakeConsent } from "@spotify-sdk/auth/testing";
+ *
+ * const consent: FakeConsent = "deny";
+ * const server = new FakeAccountsServer({ consent });
+ * const callback = await server.authorize(
+ *   "https://accounts.spotify.com/authorize?response_type=code&client_id=test-client-id" +
+ *     "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcallback&state=s1",
+ * );
+ * console.log(new URL(callback).searchParams.get("error")); // "access_denied"
+ * ```
+ */
 export type FakeConsent = "approve" | "deny";
 
-/** Options of {@linkcode FakeAccountsServer}. */
+/**
+ * Options of {@linkcode FakeAccountsServer}.
+ *
+ * @example Short-lived tokens on a fake clock
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeAccountsServerOptions,
+ *   FakeClock,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const clock = new FakeClock();
+ * const options: FakeAccountsServerOptions = { clock, accessTokenTtlSeconds: 60 };
+ * const server = new FakeAccountsServer(options);
+ * await using auth = new ClientCredentials({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   fetch: server.fetch,
+ *   clock,
+ * });
+ * console.log(await auth.getAccessToken()); // "fake-access-1"
+ * clock.tick(60_000);
+ * console.log(await auth.getAccessToken()); // "fake-access-2": the first one expired
+ * ```
+ */
 export interface FakeAccountsServerOptions {
   /**
    * The registered apps; `issueTokens()` uses the first by default.
@@ -128,7 +204,28 @@ export interface FakeAccountsServerOptions {
   readonly consent?: FakeConsent;
 }
 
-/** Options of {@linkcode FakeAccountsServer.prototype.authorize}. */
+/**
+ * Options of {@linkcode FakeAccountsServer.prototype.authorize}.
+ *
+ * @example Sign in as another user
+ * ```ts
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeAuthorizeOptions,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer({
+ *   users: [{ id: "alice", displayName: "Alice" }, { id: "bob", displayName: "Bob" }],
+ * });
+ * const options: FakeAuthorizeOptions = { user: "bob", consent: "approve" };
+ * const callback = await server.authorize(
+ *   "https://accounts.spotify.com/authorize?response_type=code&client_id=test-client-id" +
+ *     "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcallback&state=s1",
+ *   options,
+ * );
+ * console.log(new URL(callback).searchParams.has("code")); // true
+ * ```
+ */
 export interface FakeAuthorizeOptions {
   /**
    * What the simulated user does; overrides the server's `consent` option.
@@ -142,7 +239,27 @@ export interface FakeAuthorizeOptions {
   readonly user?: string;
 }
 
-/** Options of {@linkcode FakeAccountsServer.prototype.listen}. */
+/**
+ * Options of {@linkcode FakeAccountsServer.prototype.listen}.
+ *
+ * @example Serve over HTTP on a free port
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeListenOptions,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * await using server = new FakeAccountsServer();
+ * const options: FakeListenOptions = { hostname: "127.0.0.1", port: 0 };
+ * await using auth = new ClientCredentials({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   accountsUrl: await server.listen(options),
+ * });
+ * console.log(await auth.getAccessToken()); // "fake-access-1"
+ * ```
+ */
 export interface FakeListenOptions {
   /**
    * Address to bind.
@@ -158,7 +275,31 @@ export interface FakeListenOptions {
   readonly port?: number;
 }
 
-/** Options of {@linkcode FakeAccountsServer.prototype.issueTokens}. */
+/**
+ * Options of {@linkcode FakeAccountsServer.prototype.issueTokens}.
+ *
+ * @example Start a test already logged in
+ * ```ts
+ * import { AuthorizationCode } from "@spotify-sdk/auth";
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeIssueTokensOptions,
+ *   FakeTokenCache,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const options: FakeIssueTokensOptions = { userId: "test-user", scope: "user-read-private" };
+ * const tokenCache = new FakeTokenCache({ token: server.issueTokens(options) });
+ * await using auth = new AuthorizationCode({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   redirectUri: "http://127.0.0.1:8080/callback",
+ *   tokenCache,
+ *   fetch: server.fetch,
+ * });
+ * console.log(await auth.getAccessToken()); // "fake-access-1", from the cache
+ * ```
+ */
 export interface FakeIssueTokensOptions {
   /**
    * The app the tokens belong to.
@@ -189,7 +330,29 @@ export interface FakeIssueTokensOptions {
   readonly pkce?: boolean;
 }
 
-/** What {@linkcode FakeAccountsServer.prototype.inspectAccessToken} tells. */
+/**
+ * What {@linkcode FakeAccountsServer.prototype.inspectAccessToken} tells.
+ *
+ * @example Check what a provider was granted
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   type FakeAccessTokenInfo,
+ *   FakeAccountsServer,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * await using auth = new ClientCredentials({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   fetch: server.fetch,
+ * });
+ * const info: FakeAccessTokenInfo | undefined = server.inspectAccessToken(
+ *   await auth.getAccessToken(),
+ * );
+ * console.log(info?.clientId, info?.userId, info?.scope); // "test-client-id" undefined ""
+ * ```
+ */
 export interface FakeAccessTokenInfo {
   /** The app the token was issued to. */
   readonly clientId: string;
@@ -201,13 +364,65 @@ export interface FakeAccessTokenInfo {
   readonly expiresAt: number;
 }
 
-/** The endpoints a fault can be queued for. */
+/**
+ * The endpoints a fault can be queued for.
+ *
+ * @example Take both endpoints down once
+ * ```ts
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeFaultEndpoint,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const endpoints: FakeFaultEndpoint[] = ["token", "authorize"];
+ * for (const endpoint of endpoints) server.failNext({ status: 503 }, { endpoint });
+ * const failed = await server.authorize("https://accounts.spotify.com/authorize?response_type=code&client_id=test-client-id" +
+ *     "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcallback&state=s1").catch((error) => error);
+ * console.log(failed instanceof Error); // true: /authorize answered 503
+ * ```
+ */
 export type FakeFaultEndpoint = "token" | "authorize";
 
-/** The endpoints recorded in {@linkcode FakeAccountsServer.prototype.requests}. */
+/**
+ * The endpoints recorded in {@linkcode FakeAccountsServer.prototype.requests}.
+ *
+ * @example Tell which endpoint a request hit
+ * ```ts
+ * import { FakeAccountsServer, type FakeEndpoint } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const response = await server.fetch("https://api.spotify.com/v1/me");
+ * await response.body?.cancel();
+ * const endpoint: FakeEndpoint = server.requests[0].endpoint;
+ * console.log(endpoint); // "me"
+ * ```
+ */
 export type FakeEndpoint = "token" | "authorize" | "me";
 
-/** A fault that answers with a given status (and body and headers). */
+/**
+ * A fault that answers with a given status (and body and headers).
+ *
+ * @example Rate-limit the first request
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeStatusFault,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const tooMany: FakeStatusFault = { status: 429, headers: { "retry-after": "0" } };
+ * server.failNext(tooMany);
+ * await using auth = new ClientCredentials({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   fetch: server.fetch,
+ * });
+ * await auth.getAccessToken(); // retried after Retry-After
+ * console.log(server.tokenRequestCount); // 2
+ * ```
+ */
 export interface FakeStatusFault {
   /** HTTP status, 200–599. */
   readonly status: number;
@@ -217,7 +432,31 @@ export interface FakeStatusFault {
   readonly headers?: HeadersInit;
 }
 
-/** A fault that answers normally, but only after `delayMs` (real time). */
+/**
+ * A fault that answers normally, but only after `delayMs` (real time).
+ *
+ * @example Make the first attempt time out
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeDelayFault,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const slow: FakeDelayFault = { delayMs: 500 };
+ * server.failNext(slow);
+ * await using auth = new ClientCredentials({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   timeoutMs: 50,
+ *   retryDelayMs: 1,
+ *   fetch: server.fetch,
+ * });
+ * await auth.getAccessToken(); // the slow attempt times out, the retry does not
+ * console.log(server.tokenRequestCount); // 2
+ * ```
+ */
 export interface FakeDelayFault {
   /** Delay in milliseconds before the normal answer. */
   readonly delayMs: number;
@@ -227,6 +466,20 @@ export interface FakeDelayFault {
  * An injected failure: `{ status, body?, headers? }`, `"network"` (the fetch
  * rejects with `TypeError`, as for a dropped connection), `{ delayMs }`, or
  * `"malformed"` (200 with a body that is not JSON).
+ *
+ * @example Queue a run of failures
+ * ```ts
+ * import { FakeAccountsServer, type FakeFault } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const faults: FakeFault[] = [{ status: 503 }, "network", "malformed"];
+ * for (const fault of faults) server.failNext(fault);
+ * const response = await server.fetch("https://accounts.spotify.com/api/token", {
+ *   method: "POST",
+ * });
+ * console.log(response.status); // 503, then a dropped connection, then bad JSON
+ * await response.body?.cancel();
+ * ```
  */
 export type FakeFault =
   | FakeStatusFault
@@ -234,7 +487,29 @@ export type FakeFault =
   | "network"
   | "malformed";
 
-/** Options of {@linkcode FakeAccountsServer.prototype.failNext}. */
+/**
+ * Options of {@linkcode FakeAccountsServer.prototype.failNext}.
+ *
+ * @example Retry a flaky endpoint
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeFailNextOptions,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * const options: FakeFailNextOptions = { times: 2, endpoint: "token" };
+ * server.failNext({ status: 503 }, options);
+ * await using auth = new ClientCredentials({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   retryDelayMs: 1,
+ *   fetch: server.fetch,
+ * });
+ * console.log(await auth.getAccessToken()); // "fake-access-1", on the third attempt
+ * ```
+ */
 export interface FakeFailNextOptions {
   /**
    * How many requests the fault applies to (`Infinity`: all of them).
@@ -253,6 +528,27 @@ export interface FakeFailNextOptions {
 /**
  * One request the fake received. Never holds secrets, codes, verifiers or
  * tokens.
+ *
+ * @example Assert on the requests a provider made
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   FakeAccountsServer,
+ *   type FakeRequestRecord,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const server = new FakeAccountsServer();
+ * server.failNext("network");
+ * await using auth = new ClientCredentials({
+ *   clientId: "test-client-id",
+ *   clientSecret: "test-client-secret",
+ *   retryDelayMs: 1,
+ *   fetch: server.fetch,
+ * });
+ * await auth.getAccessToken();
+ * const [dropped, ok]: readonly FakeRequestRecord[] = server.requests;
+ * console.log(dropped.status, ok.status, ok.grantType); // 0 200 "client_credentials"
+ * ```
  */
 export interface FakeRequestRecord {
   /** `/api/token`, `/authorize` (also `authorize()`) or `/v1/me`. */

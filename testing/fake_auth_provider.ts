@@ -7,7 +7,25 @@
 
 import type { AuthProvider } from "../auth/token.ts";
 
-/** Options of {@linkcode FakeAuthProvider.prototype.getAccessToken}. */
+/**
+ * Options of {@linkcode FakeAuthProvider.prototype.getAccessToken}.
+ *
+ * @example An aborted signal rejects, as with the real providers
+ * ```ts
+ * import {
+ *   FakeAuthProvider,
+ *   type FakeGetAccessTokenOptions,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const provider = new FakeAuthProvider();
+ * const controller = new AbortController();
+ * controller.abort(new Error("cancelled"));
+ * const options: FakeGetAccessTokenOptions = { signal: controller.signal };
+ * await provider.getAccessToken(options).catch((error) => {
+ *   console.log(error.message); // "cancelled"
+ * });
+ * ```
+ */
 export interface FakeGetAccessTokenOptions {
   /** Accepted like the real providers' option; the fake's tokens are fixed. */
   readonly forceRefresh?: boolean;

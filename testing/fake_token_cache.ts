@@ -6,7 +6,30 @@
 
 import type { TokenCache, TokenInfo } from "../auth/token.ts";
 
-/** Options of {@linkcode FakeTokenCache}. */
+/**
+ * Options of {@linkcode FakeTokenCache}.
+ *
+ * @example Start a provider with a cached token
+ * ```ts
+ * import { ClientCredentials } from "@spotify-sdk/auth";
+ * import {
+ *   FakeTokenCache,
+ *   type FakeTokenCacheOptions,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const options: FakeTokenCacheOptions = {
+ *   token: { accessToken: "cached-token", expiresAt: Date.now() / 1000 + 3600 },
+ *   async: true, // like a cache on disk
+ * };
+ * const tokenCache = new FakeTokenCache(options);
+ * await using auth = new ClientCredentials({
+ *   clientId: "your-client-id",
+ *   clientSecret: "your-client-secret",
+ *   tokenCache,
+ * });
+ * console.log(await auth.getAccessToken()); // "cached-token": no request made
+ * ```
+ */
 export interface FakeTokenCacheOptions {
   /**
    * The token the cache starts with (not counted in `sets` or `history`).
