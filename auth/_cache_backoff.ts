@@ -19,11 +19,6 @@ export function backoffDelay(
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Runs `step` every `intervalMs` until the returned `stop()` is awaited;
  * `stop()` also waits for a step in flight, so no operation outlives the

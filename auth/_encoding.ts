@@ -16,3 +16,11 @@ export function base64EncodeUtf8(text: string): string {
   }
   return btoa(binary);
 }
+
+/** `bytes` random bytes as lowercase hex (unique names, lock owners). */
+export function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}

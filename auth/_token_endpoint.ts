@@ -3,6 +3,7 @@
 // validation of the response as untrusted input.
 
 import { base64EncodeUtf8 } from "./_encoding.ts";
+import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { ProviderOptions } from "./provider_options.ts";
 import type { Clock, TokenInfo } from "./token.ts";
@@ -272,8 +273,8 @@ function invalidResponse(problem: string, status: number): SpotifyAuthError {
   );
 }
 
-/** Validates a token response body; exported for the tests of edge cases. */
-export function parseTokenResponse(
+/** Validates a token response body as untrusted input. */
+function parseTokenResponse(
   body: string,
   status: number,
   sentAtMs: number,
@@ -352,21 +353,4 @@ function parseRetryAfter(
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - clock.now());
-}
-
-/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -328,11 +328,6 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
     return this.#redirectUri;
   }
 
-  /** Whether this provider is a public client using PKCE. */
-  get pkce(): boolean {
-    return this.#pkce;
-  }
-
   /**
    * Builds the URL of Spotify's authorize page. With PKCE, the instance
    * remembers the verifier for the state, so `exchangeCode(code)` needs no

@@ -12,10 +12,11 @@ import {
 } from "./_cache_token.ts";
 import {
   backoffDelay,
-  delay,
   positiveDuration,
   repeatEvery,
 } from "./_cache_backoff.ts";
+import { randomHex } from "./_encoding.ts";
+import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { TokenCache, TokenInfo } from "./token.ts";
 
@@ -349,7 +350,7 @@ export class FileTokenCache implements TokenCache {
         );
       }
       if (holder !== undefined) {
-        await delay(
+        await sleep(
           Math.min(
             backoffDelay(attempt, LOCK_BACKOFF_MIN_MS, LOCK_BACKOFF_MAX_MS),
             this.#lockTimeoutMs - waited,
@@ -616,13 +617,6 @@ function siblingTempPath(path: string): string {
   return `${path.slice(0, index + 1)}.${path.slice(index + 1)}.${
     randomHex(8)
   }.tmp`;
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
 }
 
 function notCapable(message: string, cause: unknown): Error {

@@ -12,10 +12,11 @@ import {
 } from "./_cache_token.ts";
 import {
   backoffDelay,
-  delay,
   positiveDuration,
   repeatEvery,
 } from "./_cache_backoff.ts";
+import { randomHex } from "./_encoding.ts";
+import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { Clock, TokenCache, TokenInfo } from "./token.ts";
 
@@ -374,7 +375,7 @@ export class KvTokenCache implements TokenCache {
           }.`,
         );
       }
-      await delay(
+      await sleep(
         Math.min(
           backoffDelay(attempt, LOCK_BACKOFF_MIN_MS, LOCK_BACKOFF_MAX_MS),
           this.#lockTimeoutMs - waited,
@@ -425,7 +426,7 @@ export class KvTokenCache implements TokenCache {
             { cause: error },
           );
         }
-        await delay(
+        await sleep(
           backoffDelay(attempt, BUSY_BACKOFF_MIN_MS, BUSY_BACKOFF_MAX_MS),
         );
       }
@@ -466,11 +467,4 @@ function describeKey(key: KvKeyLike): string {
         : String(part)
     ).join(", ")
   }]`;
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
 }

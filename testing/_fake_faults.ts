@@ -140,25 +140,3 @@ export function unreadableResponse(): Response {
   }
   return new Response(null, { status: 200, headers });
 }
-
-/** Waits `ms` (real time), rejecting with `signal.reason` on abort. */
-export function delay(
-  ms: number,
-  signal: AbortSignal | null | undefined,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}

@@ -5,11 +5,11 @@
  * @module
  */
 
+import { sleep } from "../auth/_timing.ts";
 import type { Clock, TokenInfo } from "../auth/token.ts";
 import { decideAuthorize, KNOWN_SCOPES } from "./_fake_authorize.ts";
 import {
   checkFault,
-  delay,
   FaultQueue,
   malformedResponse,
   networkError,
@@ -1345,7 +1345,7 @@ export class FakeAccountsServer implements AsyncDisposable {
     if (fault === "malformed") return malformedResponse(cors);
     // Reading a served request's signal makes Deno warn; only delays need it.
     if ("delayMs" in fault) {
-      return delay(fault.delayMs, request.signal).then(answer);
+      return sleep(fault.delayMs, request.signal).then(answer);
     }
     return statusFaultResponse(fault.status, fault.body, fault.headers, cors);
   }
