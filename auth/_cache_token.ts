@@ -13,6 +13,7 @@ export interface StoredTokenFields {
   expiresAt: string;
   refreshToken: string;
   scope: string;
+  authorizedAt: string;
 }
 
 /** The Python SDK's on-disk names. */
@@ -21,6 +22,7 @@ export const SNAKE_CASE_FIELDS: StoredTokenFields = {
   expiresAt: "expires_at",
   refreshToken: "refresh_token",
   scope: "scope",
+  authorizedAt: "authorized_at",
 };
 
 /** The names of {@linkcode TokenInfo} itself. */
@@ -29,6 +31,7 @@ export const CAMEL_CASE_FIELDS: StoredTokenFields = {
   expiresAt: "expiresAt",
   refreshToken: "refreshToken",
   scope: "scope",
+  authorizedAt: "authorizedAt",
 };
 
 /**
@@ -56,6 +59,7 @@ export function tokenFromRecord(
   }
   const refreshToken = values[fields.refreshToken];
   const scope = values[fields.scope];
+  const authorizedAt = values[fields.authorizedAt];
   return {
     accessToken,
     expiresAt,
@@ -63,6 +67,9 @@ export function tokenFromRecord(
       ? { refreshToken }
       : {}),
     ...(typeof scope === "string" ? { scope } : {}),
+    ...(typeof authorizedAt === "number" && Number.isFinite(authorizedAt)
+      ? { authorizedAt }
+      : {}),
   };
 }
 
@@ -87,6 +94,15 @@ export function assertStorableToken(token: TokenInfo, cacheName: string): void {
       `${cacheName}.set() expects token.expiresAt to be a finite number (Unix seconds).`,
     );
   }
+  if (
+    token.authorizedAt !== undefined &&
+    (typeof token.authorizedAt !== "number" ||
+      !Number.isFinite(token.authorizedAt))
+  ) {
+    throw new TypeError(
+      `${cacheName}.set() expects token.authorizedAt to be a finite number (Unix seconds) or undefined.`,
+    );
+  }
   for (const field of ["refreshToken", "scope"] as const) {
     const value = token[field];
     if (value !== undefined && typeof value !== "string") {
@@ -95,4 +111,28 @@ export function assertStorableToken(token: TokenInfo, cacheName: string): void {
       );
     }
   }
+}
+
+/**
+ * The shared on-disk and in-store shape: the Python SDK's four snake_case
+ * keys plus `authorized_at`, absent values written as `null` so the Python
+ * SDK reads it and we read the Python SDK's files.
+ */
+export interface SnakeCaseTokenRecord {
+  access_token: string;
+  expires_at: number;
+  refresh_token: string | null;
+  scope: string | null;
+  authorized_at: number | null;
+}
+
+/** Builds the {@linkcode SnakeCaseTokenRecord} stored for `token`. */
+export function snakeCaseRecord(token: TokenInfo): SnakeCaseTokenRecord {
+  return {
+    access_token: token.accessToken,
+    expires_at: token.expiresAt,
+    refresh_token: token.refreshToken ?? null,
+    scope: token.scope ?? null,
+    authorized_at: token.authorizedAt ?? null,
+  };
 }

@@ -8,6 +8,7 @@
 import {
   assertStorableToken,
   SNAKE_CASE_FIELDS,
+  snakeCaseRecord,
   tokenFromRecord,
 } from "./_cache_token.ts";
 import {
@@ -227,12 +228,7 @@ export class FileTokenCache implements TokenCache {
    */
   async set(token: TokenInfo): Promise<void> {
     assertStorableToken(token, "FileTokenCache");
-    const bytes = encoder.encode(JSON.stringify({
-      access_token: token.accessToken,
-      expires_at: token.expiresAt,
-      refresh_token: token.refreshToken ?? null,
-      scope: token.scope ?? null,
-    }));
+    const bytes = encoder.encode(JSON.stringify(snakeCaseRecord(token)));
     const tempPath = siblingTempPath(this.#path);
     let file: Deno.FsFile | undefined;
     let created = false;

@@ -33,6 +33,12 @@ export interface TokenInfo {
   readonly refreshToken?: string;
   /** Space-separated scopes the token was granted. */
   readonly scope?: string;
+  /**
+   * When the user granted this authorization (signed in), as Unix time in
+   * seconds. Set by a code exchange and carried over unchanged by refreshes
+   * (a refresh is not a sign-in); absent for app tokens and when unknown.
+   */
+  readonly authorizedAt?: number;
 }
 
 /**
@@ -62,6 +68,11 @@ export interface TokenCache {
    * uses the same store, so one refresh happens per expiry across them.
    */
   lock?<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Optional: removes the stored token (sign-out, a dead refresh token).
+   * Removing what is not there is not an error.
+   */
+  delete?(): void | Promise<void>;
 }
 
 /**
@@ -144,5 +155,22 @@ export class InMemoryTokenCache implements TokenCache {
    */
   set(token: TokenInfo): void {
     this.#token = token;
+  }
+
+  /**
+   * Removes the stored token; later {@linkcode InMemoryTokenCache.get} calls
+   * return `undefined`.
+   *
+   * @example Forget the token
+   * ```ts
+   * import { InMemoryTokenCache } from "@spotify-sdk/auth";
+   *
+   * const cache = new InMemoryTokenCache({ accessToken: "a", expiresAt: 2e9 });
+   * cache.delete();
+   * console.log(cache.get()); // undefined
+   * ```
+   */
+  delete(): void {
+    this.#token = undefined;
   }
 }
