@@ -55,7 +55,10 @@ export function resolveEndpointSettings(
       `${owner}: "retryDelayMs" must be a number of milliseconds >= 0, got ${retryDelayMs}`,
     );
   }
-  const fetchFn = options.fetch ?? globalThis.fetch;
+  // Browsers throw "Illegal invocation" when their fetch is called as a
+  // method of another object, so the default always calls it on globalThis.
+  const fetchFn: typeof fetch = options.fetch ??
+    ((input, init) => globalThis.fetch(input, init));
   if (typeof fetchFn !== "function") {
     throw new TypeError(
       `${owner}: "fetch" must be a function like globalThis.fetch`,
@@ -173,7 +176,8 @@ export class TokenEndpoint {
       );
     }, this.#settings.timeoutMs);
     try {
-      const response = await this.#settings.fetch(this.#tokenUrl, {
+      const fetchFn = this.#settings.fetch;
+      const response = await fetchFn(this.#tokenUrl, {
         ...init,
         signal: controller.signal,
       });

@@ -79,5 +79,6 @@ export {
   type Clock,
   InMemoryTokenCache,
   type TokenCache,
+  type TokenCacheLockOptions,
   type TokenInfo,
 } from "./token.ts";

@@ -67,12 +67,21 @@ export interface TokenCache {
    * Optional: run `fn` while holding a lock shared by every process that
    * uses the same store, so one refresh happens per expiry across them.
    */
-  lock?<T>(fn: () => Promise<T>): Promise<T>;
+  lock?<T>(fn: () => Promise<T>, options?: TokenCacheLockOptions): Promise<T>;
   /**
    * Optional: removes the stored token (sign-out, a dead refresh token).
    * Removing what is not there is not an error.
    */
   delete?(): void | Promise<void>;
+}
+
+/** Options the provider passes to {@linkcode TokenCache.lock}. */
+export interface TokenCacheLockOptions {
+  /**
+   * Aborted when the provider is closed: a cache that waits for its lock
+   * stops waiting and rejects with `signal.reason`. Caches may ignore it.
+   */
+  signal?: AbortSignal;
 }
 
 /**
