@@ -136,3 +136,10 @@ export function snakeCaseRecord(token: TokenInfo): SnakeCaseTokenRecord {
     authorized_at: token.authorizedAt ?? null,
   };
 }
+
+/**
+ * A cache may implement `[describeMiss](): string | Promise<string>` to say,
+ * for the `authorization_required` message, where it looked and why it found
+ * no usable token (never the token itself).
+ */
+export const describeMiss: unique symbol = Symbol("spotify-sdk.describeMiss");

@@ -6,7 +6,12 @@
 
 import { resolveOption } from "./_env.ts";
 import { resolveEndpointSettings, TokenEndpoint } from "./_token_endpoint.ts";
-import { resolveSkewSeconds, TokenLifecycle } from "./_token_lifecycle.ts";
+import {
+  type RefreshSource,
+  resolveSkewSeconds,
+  TokenLifecycle,
+} from "./_token_lifecycle.ts";
+import { type TokenDetails, tokenDetails } from "./_provider_internals.ts";
 import {
   authorizeLocal,
   type AuthorizeLocalOptions,
@@ -78,6 +83,28 @@ export interface AuthorizationCodeOptions extends ProviderOptions {
    * refresh token in the cache takes precedence.
    */
   refreshToken?: string;
+  /**
+   * With `refreshToken`: when that authorization was granted (the user's
+   * sign-in), as Unix time in seconds. Lets
+   * {@linkcode AuthorizationCode.authorizationExpiresAt} answer before the
+   * first refresh.
+   */
+  authorizedAt?: number;
+  /**
+   * How long a sign-in lasts at Spotify (refresh tokens expire this long
+   * after the sign-in; refreshing does not extend it). Used only by
+   * {@linkcode AuthorizationCode.authorizationExpiresAt}.
+   *
+   * @default {15_552_000}
+   */
+  refreshTokenLifetimeSeconds?: number;
+  /**
+   * Called once, with the `authorization_required` error the call rejects
+   * with, when this instance finds the refresh token dead (expired after 6
+   * months, or revoked): the place to tell the user to sign in again. Its
+   * errors are ignored.
+   */
+  onAuthorizationLost?: (error: SpotifyAuthError) => void | Promise<void>;
 }
 
 /**
@@ -262,7 +289,8 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
   readonly #authorizeUrl: string;
   readonly #endpoint: TokenEndpoint;
   readonly #lifecycle: TokenLifecycle;
-  readonly #bootstrapRefreshToken: string | undefined;
+  readonly #clock: { now(): number };
+  readonly #refreshTokenLifetimeSeconds: number;
   /** state → PKCE verifier (or undefined) of requests this instance issued. */
   readonly #pending = new Map<string, string | undefined>();
   #acceptedState: string | undefined;
@@ -307,8 +335,48 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
         `${OWNER}: "refreshToken" must be a non-empty string`,
       );
     }
-    this.#bootstrapRefreshToken = options.refreshToken;
+    if (
+      options.authorizedAt !== undefined &&
+      !(typeof options.authorizedAt === "number" &&
+        Number.isFinite(options.authorizedAt) && options.authorizedAt >= 0)
+    ) {
+      throw new TypeError(
+        `${OWNER}: "authorizedAt" must be the Unix time in seconds of the sign-in, got ${
+          describeOptionValue(options.authorizedAt)
+        }`,
+      );
+    }
+    if (
+      options.authorizedAt !== undefined && options.refreshToken === undefined
+    ) {
+      throw new TypeError(
+        `${OWNER}: "authorizedAt" goes with "refreshToken": pass both, or neither`,
+      );
+    }
+    const lifetime = options.refreshTokenLifetimeSeconds ?? 15_552_000;
+    if (
+      !(typeof lifetime === "number" && Number.isFinite(lifetime) &&
+        lifetime > 0)
+    ) {
+      throw new RangeError(
+        `${OWNER}: "refreshTokenLifetimeSeconds" must be a number of seconds > 0, got ${
+          describeOptionValue(lifetime)
+        }`,
+      );
+    }
+    this.#refreshTokenLifetimeSeconds = lifetime;
+    if (
+      options.onAuthorizationLost !== undefined &&
+      typeof options.onAuthorizationLost !== "function"
+    ) {
+      throw new TypeError(
+        `${OWNER}: "onAuthorizationLost" must be a function, got ${
+          describeOptionValue(options.onAuthorizationLost)
+        }`,
+      );
+    }
     const settings = resolveEndpointSettings(OWNER, options);
+    this.#clock = settings.clock;
     this.#authorizeUrl = `${settings.accountsUrl}/authorize`;
     this.#endpoint = new TokenEndpoint(settings, {
       clientId: this.#clientId,
@@ -319,7 +387,20 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       options.tokenCache ?? new InMemoryTokenCache(),
       settings.clock,
       resolveSkewSeconds(OWNER, options.skewSeconds),
-      (stale, signal) => this.#refresh(stale, signal),
+      (source, signal) => this.#refresh(source!, signal),
+      {
+        ...(options.refreshToken === undefined ? {} : {
+          bootstrap: {
+            refreshToken: options.refreshToken,
+            ...(options.authorizedAt === undefined
+              ? {}
+              : { authorizedAt: options.authorizedAt }),
+          },
+        }),
+        ...(options.onAuthorizationLost === undefined
+          ? {}
+          : { onAuthorizationLost: options.onAuthorizationLost }),
+      },
     );
   }
 
@@ -572,7 +653,8 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
           "The Spotify token endpoint sent no refresh_token for an authorization code",
         );
       }
-      return token;
+      // A code exchange is the user's sign-in: the 6 months start now.
+      return { ...token, authorizedAt: this.#clock.now() / 1000 };
     }, options.signal);
     // A verifier is forgotten once its exchange succeeds.
     for (const [state, verifier] of this.#pending) {
@@ -633,6 +715,96 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
   }
 
   /**
+   * When the current user's sign-in expires at Spotify: `authorizedAt +
+   * refreshTokenLifetimeSeconds` of the current token (in memory, else in the
+   * cache, else the `refreshToken` + `authorizedAt` options). Makes no
+   * request. Use it to ask the user to sign in again before the deadline.
+   *
+   * @returns Unix time in seconds, or `undefined` when there is no user
+   * token or its sign-in time is unknown.
+   * @throws {TypeError} After `close()`.
+   * @throws {unknown} What the cache's `get()` throws.
+   *
+   * @example Warn a week before the user must sign in again
+   * ```ts
+   * import { AuthorizationCode } from "@spotify-sdk/auth";
+   * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+   *
+   * const server = new FakeAccountsServer();
+   * await using auth = new AuthorizationCode({
+   *   clientId: "test-client-id",
+   *   clientSecret: "test-client-secret",
+   *   redirectUri: "http://127.0.0.1/callback",
+   *   fetch: server.fetch,
+   * });
+   * const { url, state } = await auth.createAuthorizationRequest();
+   * await auth.exchangeCode(
+   *   auth.parseResponseUrl(await server.authorize(url), { expectedState: state }),
+   * );
+   * const expiresAt = await auth.authorizationExpiresAt();
+   * const daysLeft = (expiresAt! - Date.now() / 1000) / 86_400;
+   * if (daysLeft < 7) console.log("Please sign in with Spotify again soon");
+   * ```
+   */
+  async authorizationExpiresAt(): Promise<number | undefined> {
+    const token = await this.#lifecycle.peekToken();
+    if (token?.refreshToken === undefined || token.authorizedAt === undefined) {
+      return undefined;
+    }
+    return token.authorizedAt + this.#refreshTokenLifetimeSeconds;
+  }
+
+  /**
+   * Signs the user out: aborts a refresh in flight, forgets the token in
+   * memory and removes it from the cache. Spotify has no revocation
+   * endpoint, so nothing is sent. Afterwards `getAccessToken()` rejects with
+   * `authorization_required` without a request, until the user signs in
+   * again on this instance (`exchangeCode()`, `authorizeLocal()`).
+   *
+   * @returns A promise that settles once the cache no longer holds the token.
+   * @throws {TypeError} When the cache has no `delete()` method (the message
+   * names the cache), or after `close()`.
+   * @throws {unknown} What the cache's `delete()` throws.
+   *
+   * @example
+   * ```ts
+   * import { AuthorizationCode, SpotifyAuthError } from "@spotify-sdk/auth";
+   * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+   *
+   * const server = new FakeAccountsServer();
+   * await using auth = new AuthorizationCode({
+   *   clientId: "test-client-id",
+   *   clientSecret: "test-client-secret",
+   *   redirectUri: "http://127.0.0.1/callback",
+   *   fetch: server.fetch,
+   * });
+   * const { url, state } = await auth.createAuthorizationRequest();
+   * await auth.exchangeCode(
+   *   auth.parseResponseUrl(await server.authorize(url), { expectedState: state }),
+   * );
+   * await auth.signOut();
+   * try {
+   *   await auth.getAccessToken();
+   * } catch (error) {
+   *   console.log((error as SpotifyAuthError).code); // "authorization_required"
+   * }
+   * ```
+   */
+  signOut(): Promise<void> {
+    return this.#lifecycle.signOut();
+  }
+
+  /** For the package's adapters: the token with its expiry and clock. */
+  async [tokenDetails](): Promise<TokenDetails> {
+    const token = await this.#lifecycle.getToken();
+    return {
+      accessToken: token.accessToken,
+      expiresAt: token.expiresAt,
+      nowMs: this.#lifecycle.now(),
+    };
+  }
+
+  /**
    * Stops any request in flight; later calls reject.
    *
    * @returns A promise that settles once everything is released.
@@ -650,27 +822,25 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
     return this.close();
   }
 
+  /** A refresh grant; the lifecycle always hands over a refresh token. */
   async #refresh(
-    stale: TokenInfo | undefined,
+    source: RefreshSource,
     signal: AbortSignal,
   ): Promise<TokenInfo> {
-    const refreshToken = stale?.refreshToken ?? this.#bootstrapRefreshToken;
-    if (refreshToken === undefined) {
-      throw new SpotifyAuthError(
-        "authorization_required",
-        "No user token yet: run the authorization flow first (authorizeLocal() for a CLI, or getAuthorizationUrl() + exchangeCode()), or pass a stored refreshToken",
-      );
-    }
+    const refreshToken = source.refreshToken!;
     const token = await this.#endpoint.request(
       { grant_type: "refresh_token", refresh_token: refreshToken },
       signal,
     );
+    const scope = token.scope ?? source.scope;
+    // A refresh is not a sign-in: the sign-in time carries over.
     return {
       ...token,
       refreshToken: token.refreshToken ?? refreshToken,
-      ...(token.scope ?? stale?.scope) === undefined
+      ...(scope === undefined ? {} : { scope }),
+      ...(source.authorizedAt === undefined
         ? {}
-        : { scope: token.scope ?? stale?.scope },
+        : { authorizedAt: source.authorizedAt }),
     };
   }
 }
@@ -753,4 +923,14 @@ function safeEqual(actual: string, expected: string): boolean {
   let difference = a.length ^ b.length;
   for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
   return difference === 0;
+}
+
+/** Shows an option's value with its type, for error messages. */
+function describeOptionValue(value: unknown): string {
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "number" || typeof value === "boolean") {
+    return `${typeof value} ${String(value)}`;
+  }
+  if (value === null) return "null";
+  return `a value of type ${typeof value}`;
 }

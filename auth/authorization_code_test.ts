@@ -273,7 +273,7 @@ Deno.test("AuthorizationCode keeps the old refresh token when the response omits
   assert.equal(cache.token?.refreshToken, first.refreshToken);
 });
 
-Deno.test("AuthorizationCode leaves the cache untouched when the refresh token is revoked", async () => {
+Deno.test("AuthorizationCode removes a revoked refresh token from the cache, once", async () => {
   const cache = new FakeTokenCache();
   const { clock, server, auth } = setup({ tokenCache: cache });
   await using _ = auth;
@@ -282,9 +282,12 @@ Deno.test("AuthorizationCode leaves the cache untouched when the refresh token i
   clock.tick(3600 * 1000);
   const error = await auth.getAccessToken().catch((e) => e);
   assert.ok(error instanceof SpotifyAuthError);
-  assert.equal(error.code, "invalid_grant");
-  assert.equal(error.description, "Refresh token revoked");
-  assert.equal(cache.token, token);
+  assert.equal(error.code, "authorization_required");
+  assert.ok(error.cause instanceof SpotifyAuthError);
+  assert.equal(error.cause.code, "invalid_grant");
+  assert.equal(error.cause.description, "Refresh token revoked");
+  assert.equal(cache.token, undefined);
+  assert.equal(cache.deletes, 1);
   assert.equal(cache.sets, 1);
   assert.ok(!error.message.includes(token.refreshToken!));
 });

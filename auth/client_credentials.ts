@@ -7,6 +7,7 @@
 import { resolveOption } from "./_env.ts";
 import { resolveEndpointSettings, TokenEndpoint } from "./_token_endpoint.ts";
 import { resolveSkewSeconds, TokenLifecycle } from "./_token_lifecycle.ts";
+import { type TokenDetails, tokenDetails } from "./_provider_internals.ts";
 import type {
   GetAccessTokenOptions,
   ProviderOptions,
@@ -80,6 +81,8 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
    */
   constructor(options: ClientCredentialsOptions = {}) {
     const owner = "ClientCredentials";
+    // First: a wrongly typed option is named as such, not as a missing one.
+    const settings = resolveEndpointSettings(owner, options);
     const clientId = resolveOption(
       owner,
       "clientId",
@@ -92,7 +95,6 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
       options.clientSecret,
       "SPOTIFY_SDK_CLIENT_SECRET",
     );
-    const settings = resolveEndpointSettings(owner, options);
     const endpoint = new TokenEndpoint(settings, { clientId, clientSecret });
     this.#lifecycle = new TokenLifecycle(
       owner,
@@ -116,6 +118,16 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
    */
   getAccessToken(options?: GetAccessTokenOptions): Promise<string> {
     return this.#lifecycle.getAccessToken(options);
+  }
+
+  /** For the package's adapters: the token with its expiry and clock. */
+  async [tokenDetails](): Promise<TokenDetails> {
+    const token = await this.#lifecycle.getToken();
+    return {
+      accessToken: token.accessToken,
+      expiresAt: token.expiresAt,
+      nowMs: this.#lifecycle.now(),
+    };
   }
 
   /**

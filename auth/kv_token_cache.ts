@@ -18,7 +18,12 @@ import {
 import { randomHex } from "./_encoding.ts";
 import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
-import type { Clock, TokenCache, TokenInfo } from "./token.ts";
+import type {
+  Clock,
+  TokenCache,
+  TokenCacheLockOptions,
+  TokenInfo,
+} from "./token.ts";
 
 /**
  * A key in a {@linkcode KvLike} store, the same shape as `Deno.KvKey`.
@@ -290,7 +295,32 @@ export class KvTokenCache implements TokenCache {
       value.refreshToken = token.refreshToken;
     }
     if (token.scope !== undefined) value.scope = token.scope;
+    if (token.authorizedAt !== undefined) {
+      value.authorizedAt = token.authorizedAt;
+    }
     await this.#retryBusy("write", () => this.#kv.set(this.#key, value));
+  }
+
+  /**
+   * Removes the stored token (sign-out, a dead refresh token). Removing a
+   * missing token is not an error.
+   *
+   * @returns A promise that settles once the key is gone.
+   * @throws {Error} When the store keeps failing (see `get()`).
+   *
+   * @example
+   * ```ts
+   * import { KvTokenCache } from "@spotify-sdk/auth";
+   *
+   * using kv = await Deno.openKv(":memory:");
+   * const cache = new KvTokenCache({ kv });
+   * await cache.set({ accessToken: "BQD...", expiresAt: Date.now() / 1000 + 3600 });
+   * await cache.delete();
+   * console.log(await cache.get()); // undefined
+   * ```
+   */
+  async delete(): Promise<void> {
+    await this.#retryBusy("delete from", () => this.#kv.delete(this.#key));
   }
 
   /**
@@ -309,9 +339,11 @@ export class KvTokenCache implements TokenCache {
    *
    * @typeParam T What `fn` resolves to.
    * @param fn The work to do under the lease.
+   * @param options A `signal` that stops the wait for the lease.
    * @returns What `fn` resolves to.
    * @throws {SpotifyAuthError} With `code` `"timeout"` when the lease could
    * not be taken within `lockTimeoutMs`.
+   * @throws {unknown} `options.signal.reason` when it aborts while waiting.
    * @throws Whatever `fn` throws, after releasing the lease.
    *
    * @example
@@ -330,9 +362,12 @@ export class KvTokenCache implements TokenCache {
    * console.log(token.expiresAt);
    * ```
    */
-  async lock<T>(fn: () => Promise<T>): Promise<T> {
+  async lock<T>(
+    fn: () => Promise<T>,
+    options?: TokenCacheLockOptions,
+  ): Promise<T> {
     const owner = randomHex(16);
-    await this.#acquire(owner);
+    await this.#acquire(owner, options?.signal);
     const stopRenewing = repeatEvery(
       Math.max(1, Math.floor(this.#leaseMs / 3)),
       () => this.#renew(owner),
@@ -345,9 +380,10 @@ export class KvTokenCache implements TokenCache {
     }
   }
 
-  async #acquire(owner: string): Promise<void> {
+  async #acquire(owner: string, signal?: AbortSignal): Promise<void> {
     const startedAt = Date.now();
     for (let attempt = 0;; attempt++) {
+      signal?.throwIfAborted();
       try {
         const entry = await this.#kv.get(this.#leaseKey);
         const now = this.#clock.now();
@@ -380,6 +416,7 @@ export class KvTokenCache implements TokenCache {
           backoffDelay(attempt, LOCK_BACKOFF_MIN_MS, LOCK_BACKOFF_MAX_MS),
           this.#lockTimeoutMs - waited,
         ),
+        signal,
       );
     }
   }

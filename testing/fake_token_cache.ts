@@ -68,6 +68,7 @@ export class FakeTokenCache implements TokenCache {
   readonly #setErrors: unknown[] = [];
   #gets = 0;
   #sets = 0;
+  #deletes = 0;
 
   /**
    * Creates a cache.
@@ -130,6 +131,22 @@ export class FakeTokenCache implements TokenCache {
    */
   get history(): readonly TokenInfo[] {
     return [...this.#history];
+  }
+
+  /**
+   * How many times `delete()` was called.
+   *
+   * @example
+   * ```ts
+   * import { FakeTokenCache } from "@spotify-sdk/auth/testing";
+   *
+   * const cache = new FakeTokenCache();
+   * cache.delete();
+   * console.log(cache.deletes); // 1
+   * ```
+   */
+  get deletes(): number {
+    return this.#deletes;
   }
 
   /**
@@ -215,6 +232,27 @@ export class FakeTokenCache implements TokenCache {
     }
     this.token = token;
     this.#history.push(token);
+    return this.#async ? Promise.resolve() : undefined;
+  }
+
+  /**
+   * Removes the stored token (`token` becomes `undefined`) and counts the
+   * call in `deletes`; `history` keeps what was set.
+   *
+   * @returns Nothing; a promise when `async`.
+   *
+   * @example
+   * ```ts
+   * import { FakeTokenCache } from "@spotify-sdk/auth/testing";
+   *
+   * const cache = new FakeTokenCache({ token: { accessToken: "a", expiresAt: 0 } });
+   * cache.delete();
+   * console.log(cache.token, cache.deletes); // undefined 1
+   * ```
+   */
+  delete(): void | Promise<void> {
+    this.#deletes++;
+    this.token = undefined;
     return this.#async ? Promise.resolve() : undefined;
   }
 }

@@ -162,7 +162,7 @@ for (const grant of GRANTS) {
   });
 }
 
-Deno.test("AuthorizationCode keeps a revoked or unknown refresh token out of invalid_grant", async () => {
+Deno.test("AuthorizationCode keeps a revoked or unknown refresh token out of authorization_required and its cause", async () => {
   const server = new FakeAccountsServer({
     clients: [{
       clientId: CLIENT_ID,
@@ -182,9 +182,12 @@ Deno.test("AuthorizationCode keeps a revoked or unknown refresh token out of inv
     });
     const error = await rejection(auth.getAccessToken());
     assert.ok(error instanceof SpotifyAuthError);
-    assert.equal(error.code, "invalid_grant");
+    assert.equal(error.code, "authorization_required");
+    assert.ok(error.cause instanceof SpotifyAuthError);
+    assert.equal(error.cause.code, "invalid_grant");
     assertNoSecrets("refresh", [refreshToken, CLIENT_SECRET], [
       error,
+      error.cause,
       auth,
       server.requests,
     ]);
