@@ -500,3 +500,12 @@ Deno.test("AuthorizationCode closes within a second while a custom cache lock ig
   release();
   await closing;
 });
+
+Deno.test("InMemoryTokenCache.delete() forgets the token, and a missing one is fine", () => {
+  const cache = new InMemoryTokenCache();
+  cache.delete();
+  cache.set({ accessToken: "a", expiresAt: 1, authorizedAt: 0.5 });
+  assert.equal(cache.get()?.authorizedAt, 0.5);
+  cache.delete();
+  assert.equal(cache.get(), undefined);
+});

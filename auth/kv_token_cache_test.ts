@@ -329,15 +329,69 @@ Deno.test("KvTokenCache.lock() renews the lease while fn outlasts it", async () 
   using kv = await Deno.openKv(":memory:");
   const state = { active: 0, max: 0, entered: 0 };
   const cache = new KvTokenCache({ kv, key: KEY, leaseMs: 60 });
+  const other = new KvTokenCache({ kv, key: KEY, leaseMs: 60 });
+  let entered = () => {};
+  const inside = new Promise<void>((resolve) => (entered = resolve));
   const holding = cache.lock(async () => {
     state.active++;
     state.entered++;
+    entered();
     // Several lease lengths while another caller waits for the lease.
     await new Promise((resolve) => setTimeout(resolve, 300));
     state.max = Math.max(state.max, state.active);
     state.active--;
   });
-  await Promise.all([holding, exclusiveSection(cache, state)]);
+  // The waiter starts only once the holder is inside, so it can only get in
+  // early if the lease was not renewed.
+  await inside;
+  await Promise.all([holding, exclusiveSection(other, state)]);
   assert.equal(state.entered, 2);
   assert.equal(state.max, 1);
+});
+
+Deno.test("KvTokenCache.delete() removes the token, and a missing one is fine", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const cache = new KvTokenCache({ kv, key: KEY });
+  await cache.delete();
+  await cache.set(USER_TOKEN);
+  await cache.delete();
+  assert.equal(await cache.get(), undefined);
+  assert.equal((await kv.get(KEY)).value, null);
+});
+
+Deno.test("KvTokenCache keeps authorizedAt", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const cache = new KvTokenCache({ kv, key: KEY });
+  const token = { ...USER_TOKEN, authorizedAt: 1_690_000_000.25 };
+  await cache.set(token);
+  assert.deepEqual(await cache.get(), token);
+  await kv.set(KEY, { ...token, authorizedAt: "yesterday" });
+  assert.deepEqual(await cache.get(), USER_TOKEN, "a wrong type is dropped");
+});
+
+Deno.test("KvTokenCache.lock() stops waiting when its signal aborts", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const holder = new KvTokenCache({ kv, key: KEY });
+  const waiter = new KvTokenCache({ kv, key: KEY, lockTimeoutMs: 60_000 });
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let entered = () => {};
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  const holding = holder.lock(async () => {
+    entered();
+    await held;
+  });
+  await inside;
+  const controller = new AbortController();
+  let ran = false;
+  const waiting = waiter.lock(() => {
+    ran = true;
+    return Promise.resolve();
+  }, { signal: controller.signal });
+  const reason = new Error("provider closed");
+  controller.abort(reason);
+  await assert.rejects(waiting, (error) => error === reason);
+  assert.equal(ran, false);
+  release();
+  await holding;
 });

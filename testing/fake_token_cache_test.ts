@@ -63,3 +63,16 @@ Deno.test("FakeTokenCache.failNextGet() rejects when async", async () => {
   cache.failNextGet(new Error("boom"));
   await assert.rejects(Promise.resolve(cache.get()), /boom/);
 });
+
+Deno.test("FakeTokenCache.delete() removes the token and counts deletes", async () => {
+  const token = { accessToken: "a", expiresAt: 1, refreshToken: "r" };
+  const cache = new FakeTokenCache({ token });
+  cache.delete();
+  assert.equal(cache.token, undefined);
+  assert.equal(cache.get(), undefined);
+  assert.equal(cache.deletes, 1);
+  const async = new FakeTokenCache({ token, async: true });
+  await async.delete();
+  assert.equal(await async.get(), undefined);
+  assert.equal(async.deletes, 1);
+});
