@@ -11,8 +11,8 @@ import {
   FileTokenCache,
   KvTokenCache,
   SpotifyAuthError,
-} from "../mod.ts";
-import { FakeAccountsServer, FakeClock } from "../testing/mod.ts";
+} from "@spotify-sdk/auth";
+import { FakeAccountsServer, FakeClock } from "@spotify-sdk/auth/testing";
 
 const useColor = !Deno.noColor && Deno.stdout.isTerminal();
 const paint = (code: number) => (text: string) =>
@@ -214,6 +214,69 @@ try {
   }
 } finally {
   await Deno.remove(tempDir, { recursive: true });
+}
+
+chapter("6 months later: the sign-in expires, the user signs in again");
+{
+  let lost = 0;
+  await using user = new AuthorizationCode({
+    ...common,
+    clientSecret: "demo-secret",
+    redirectUri: "http://127.0.0.1:8080/callback",
+    scope: "user-read-private",
+    onAuthorizationLost: () => {
+      lost++;
+    },
+  });
+  const signIn = async () => {
+    const { url, state } = await user.createAuthorizationRequest();
+    const callback = await server.authorize(url);
+    await user.exchangeCode(
+      user.parseResponseUrl(callback, { expectedState: state }),
+    );
+  };
+  await signIn();
+  const deadline = await user.authorizationExpiresAt();
+  say(
+    `signed in; Spotify ends this sign-in on ${
+      new Date(deadline! * 1000).toISOString().slice(0, 10)
+    } (authorizationExpiresAt())`,
+  );
+  clock.tick(181 * 86_400_000);
+  say("181 days pass; refreshing never extended the sign-in…");
+  const before = tokenRequests();
+  try {
+    await user.getAccessToken();
+  } catch (error) {
+    if (
+      !(error instanceof SpotifyAuthError) ||
+      error.code !== "authorization_required"
+    ) throw error;
+    const cause = error.cause as SpotifyAuthError;
+    ok(
+      `${error.code} after ${
+        tokenRequests() - before
+      } request (Spotify said ${cause.code}: "${cause.description}"), onAuthorizationLost called ${lost} time`,
+    );
+  }
+  try {
+    await user.getAccessToken();
+  } catch (error) {
+    if (!(error instanceof SpotifyAuthError)) throw error;
+    ok(
+      `asked again: ${error.code} with no request (still ${
+        tokenRequests() - before
+      } in total): the dead token is never sent twice`,
+    );
+  }
+  await signIn();
+  ok(
+    `the user signs in again on the same instance: ${
+      short(await user.getAccessToken())
+    }`,
+  );
+  await user.signOut();
+  ok("signOut() forgets the token everywhere it was cached");
 }
 
 chapter("What the fake saw");
