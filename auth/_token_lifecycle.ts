@@ -330,6 +330,8 @@ export class TokenLifecycle {
         }
         throw error;
       }
+      // Signed out or closed meanwhile: the answer must not bring it back.
+      controller.signal.throwIfAborted();
       this.#bootstrap = undefined;
       // Keep the new token even if persisting it fails: with rotating refresh
       // tokens it is the only valid one. The caller still hears of the failure.
@@ -393,6 +395,7 @@ export class TokenLifecycle {
       this.#lost = undefined;
       if (this.#isFresh(current)) return current;
       const token = await this.#obtain(current, signal);
+      signal.throwIfAborted();
       this.#adopt(token);
       await this.#store(token);
       return token;
