@@ -3,6 +3,7 @@
 // a dead refresh token (Spotify's 6-month sign-ins), sign-out, and close().
 
 import { describeMiss } from "./_cache_token.ts";
+import type { TokenDetails } from "./_provider_internals.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { GetAccessTokenOptions } from "./provider_options.ts";
 import type { Clock, TokenCache, TokenInfo } from "./token.ts";
@@ -134,9 +135,14 @@ export class TokenLifecycle {
     return this.#slowPath(options?.forceRefresh === true, options?.signal);
   }
 
-  /** The provider's clock, in milliseconds. */
-  now(): number {
-    return this.#clock.now();
+  /** The token with its expiry and the clock's now, for adapters. */
+  async tokenDetails(): Promise<TokenDetails> {
+    const token = await this.getToken();
+    return {
+      accessToken: token.accessToken,
+      expiresAt: token.expiresAt,
+      nowMs: this.#clock.now(),
+    };
   }
 
   async #slowPath(force: boolean, signal?: AbortSignal): Promise<TokenInfo> {
