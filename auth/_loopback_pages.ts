@@ -13,6 +13,8 @@ export type LoopbackPage =
   | "not_found"
   | "method_not_allowed"
   | "bad_host"
+  | "bad_request"
+  | "too_large"
   | "error";
 
 const PAGES: Record<
@@ -63,6 +65,16 @@ const PAGES: Record<
     status: 400,
     title: "Bad request",
     message: "This server only answers requests addressed to it.",
+  },
+  bad_request: {
+    status: 400,
+    title: "Bad request",
+    message: "This request could not be understood.",
+  },
+  too_large: {
+    status: 431,
+    title: "Request too large",
+    message: "The request headers are too large.",
   },
   error: {
     status: 500,

@@ -11,13 +11,23 @@ import {
   parseLoopbackRedirectUri,
 } from "./_loopback_redirect.ts";
 import { type LoopbackServer, serveLoopback } from "./_loopback_server.ts";
-import { AuthorizationCode } from "./authorization_code.ts";
+// Type only: authorization_code.ts imports this module for its
+// `authorizeLocal()` method, and a value import back would be a cycle.
+import type { AuthorizationCode } from "./authorization_code.ts";
+import { registerLocalLogin } from "./_local_login.ts";
 import { SpotifyAuthError } from "./errors.ts";
+import { describeValue } from "./provider_options.ts";
 import type { TokenInfo } from "./token.ts";
 
 const OWNER = "authorizeLocal";
 const DEFAULT_TIMEOUT_MS = 300_000;
 const MAX_TIMEOUT_MS = 2_147_483_647;
+/** A pasted line longer than this cannot be a callback URL. */
+const MAX_PASTED_LINE = 8 * 1024;
+/** How long the closing server lets the browser's page finish. */
+const CLOSE_GRACE_MS = 1_000;
+/** The same after a timeout or abort, which must end the login promptly. */
+const INTERRUPTED_CLOSE_GRACE_MS = 250;
 
 /**
  * Options of {@linkcode authorizeLocal}.
@@ -87,6 +97,77 @@ export interface AuthorizeLocalOptions {
    * @default {32 random bytes, base64url}
    */
   state?: string;
+  /**
+   * Where a callback URL can be pasted, one per line, for a browser on
+   * another machine (SSH, a container) whose redirect to the loopback
+   * address never reaches this one: after logging in there, the user copies
+   * the address the browser ends on (`http://127.0.0.1:…/callback?code=…`)
+   * and pastes it here. A pasted URL is checked like the browser's own
+   * redirect (same path, same state); a line that is not such a URL, or has
+   * another state, is reported on stderr and the wait goes on. The stream is
+   * cancelled when the login settles.
+   *
+   * By default, stdin when it is a terminal (`Deno.stdin.isTerminal()`) and
+   * not locked by another reader; `false` never reads anything. Reading
+   * stdin needs no permission. After the login, `Deno.stdin.readable` is
+   * cancelled (`prompt()` and `Deno.stdin.read()` still work), and since
+   * Deno cannot interrupt a terminal read under way, the next line typed
+   * still goes to it and is dropped: pass `false` if the program reads the
+   * terminal right after logging in.
+   *
+   * @default {Deno.stdin.readable when stdin is a terminal}
+   *
+   * @example Feed pasted lines from a stream (here: a test playing the user)
+   * ```ts
+   * import { AuthorizationCode, authorizeLocal } from "@spotify-sdk/auth";
+   * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+   *
+   * await using server = new FakeAccountsServer();
+   * await using auth = new AuthorizationCode({
+   *   clientId: "test-client-id",
+   *   redirectUri: "http://127.0.0.1/callback",
+   *   pkce: true,
+   *   accountsUrl: await server.listen(),
+   * });
+   * const pasted = new TransformStream<Uint8Array, Uint8Array>();
+   * const typing = pasted.writable.getWriter();
+   * const token = await authorizeLocal(auth, {
+   *   openBrowser: false,
+   *   pastedUrl: pasted.readable,
+   *   // The browser "on another machine": its redirect is pasted instead.
+   *   onAuthorizationUrl: async (url) => {
+   *     const callback = await server.authorize(url);
+   *     await typing.write(new TextEncoder().encode(`${callback}\n`));
+   *   },
+   * });
+   * ```
+   */
+  pastedUrl?: ReadableStream<Uint8Array> | false;
+}
+
+async function loginOnLoopback(
+  auth: AuthorizationCode,
+  options: AuthorizeLocalOptions = {},
+): Promise<TokenInfo> {
+  // Duck-typed rather than `instanceof`: see the type-only import above.
+  if (
+    typeof auth?.createAuthorizationRequest !== "function" ||
+    typeof auth?.parseResponseUrl !== "function" ||
+    typeof auth?.exchangeCode !== "function"
+  ) {
+    throw new TypeError(
+      `${OWNER}: pass an AuthorizationCode provider as the first argument`,
+    );
+  }
+  const settings = checkOptions(options);
+  const redirect = parseLoopbackRedirectUri(auth.redirectUri);
+  if (redirect.isLocalhost) {
+    console.error(
+      `${OWNER}: warning: the redirect URI "${auth.redirectUri}" uses localhost, which Spotify no longer accepts; register "${redirect.ipLiteralSuggestion}" in the Spotify dashboard and use it instead`,
+    );
+  }
+  settings.signal?.throwIfAborted();
+  return await new LocalLogin(auth, redirect, settings).run();
 }
 
 /**
@@ -103,7 +184,15 @@ export interface AuthorizeLocalOptions {
  * address is bound; other paths get `404`; requests whose `Host` is not the
  * listener's get `400`; a callback with a missing or wrong state gets an
  * error page (`400`) and the login keeps waiting, so a forged request cannot
- * end it. No page contains a code, state, token or secret.
+ * end it. No page contains a code, state, token or secret. A client cannot
+ * hold the login open either: a connection gets one request, must send its
+ * head within 10 s, and is cut when the login ends, so the promise settles
+ * within `timeoutMs` (or on `signal`) whatever clients do.
+ *
+ * While it waits, with the default `onAuthorizationUrl`, stderr says so and
+ * gives the local time it gives up at. When stdin is a terminal (or with
+ * `pastedUrl`), the callback URL can also be pasted there: for a browser on
+ * another machine (SSH), whose redirect cannot reach this one.
  *
  * Permissions: `--allow-net=127.0.0.1` (with the port, if the URI has one;
  * plus the accounts host for the exchange), and `--allow-run` for the browser
@@ -111,7 +200,8 @@ export interface AuthorizeLocalOptions {
  *
  * @param auth The provider whose redirect URI, scopes and cache are used; the
  * token is stored in its cache.
- * @param options Browser, URL callback, timeout, abort signal, dialog, state.
+ * @param options Browser, URL callback, timeout, abort signal, dialog, state,
+ * where to read pasted URLs.
  * @returns The new token, with its refresh token.
  * @throws {TypeError} If the redirect URI is not a loopback `http://` URI
  * (before any socket is opened), or an option has the wrong type.
@@ -155,28 +245,10 @@ export interface AuthorizeLocalOptions {
  * const token = await auth.authorizeLocal(); // opens the browser
  * ```
  */
-export async function authorizeLocal(
+export const authorizeLocal: (
   auth: AuthorizationCode,
-  options: AuthorizeLocalOptions = {},
-): Promise<TokenInfo> {
-  if (
-    typeof auth?.createAuthorizationRequest !== "function" ||
-    typeof auth?.exchangeCode !== "function"
-  ) {
-    throw new TypeError(
-      `${OWNER}: pass an AuthorizationCode provider as the first argument`,
-    );
-  }
-  const settings = checkOptions(options);
-  const redirect = parseLoopbackRedirectUri(auth.redirectUri);
-  if (redirect.isLocalhost) {
-    console.error(
-      `${OWNER}: warning: the redirect URI "${auth.redirectUri}" uses localhost, which Spotify no longer accepts; register "${redirect.ipLiteralSuggestion}" in the Spotify dashboard and use it instead`,
-    );
-  }
-  settings.signal?.throwIfAborted();
-  return await new LocalLogin(auth, redirect, settings).run();
-}
+  options?: AuthorizeLocalOptions,
+) => Promise<TokenInfo> = /* @__PURE__ */ registerLocalLogin(loginOnLoopback);
 
 interface Settings {
   openBrowser: boolean;
@@ -185,6 +257,7 @@ interface Settings {
   signal: AbortSignal | undefined;
   showDialog: boolean;
   state: string | undefined;
+  pastedUrl: ReadableStream<Uint8Array> | false | undefined;
 }
 
 function checkOptions(options: AuthorizeLocalOptions): Settings {
@@ -198,33 +271,70 @@ function checkOptions(options: AuthorizeLocalOptions): Settings {
     signal,
     showDialog = false,
     state,
+    pastedUrl,
   } = options;
+  const got = (value: unknown) => `got ${describeValue(value)}`;
   if (typeof openBrowser !== "boolean") {
-    throw new TypeError(`${OWNER}: "openBrowser" must be a boolean`);
+    throw new TypeError(
+      `${OWNER}: "openBrowser" must be a boolean, ${got(openBrowser)}`,
+    );
   }
   if (typeof showDialog !== "boolean") {
-    throw new TypeError(`${OWNER}: "showDialog" must be a boolean`);
+    throw new TypeError(
+      `${OWNER}: "showDialog" must be a boolean, ${got(showDialog)}`,
+    );
   }
   if (
     onAuthorizationUrl !== undefined && typeof onAuthorizationUrl !== "function"
   ) {
     throw new TypeError(
-      `${OWNER}: "onAuthorizationUrl" must be a function that shows the URL`,
+      `${OWNER}: "onAuthorizationUrl" must be a function that shows the URL, ${
+        got(onAuthorizationUrl)
+      }`,
+    );
+  }
+  const timeoutRule =
+    `"timeoutMs" must be a number of milliseconds between 1 and ${MAX_TIMEOUT_MS}, such as ${DEFAULT_TIMEOUT_MS}`;
+  if (typeof timeoutMs !== "number") {
+    throw new TypeError(`${OWNER}: ${timeoutRule}, ${got(timeoutMs)}`);
+  }
+  if (
+    !Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS
+  ) {
+    throw new RangeError(`${OWNER}: ${timeoutRule}, ${got(timeoutMs)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(
+      `${OWNER}: "signal" must be an AbortSignal, ${got(signal)}`,
+    );
+  }
+  if (state !== undefined && (typeof state !== "string" || state === "")) {
+    // The value is not shown: a state is a secret of the login.
+    const kind = typeof state === "string"
+      ? "an empty string"
+      : state === null
+      ? "null"
+      : typeof state === "object"
+      ? "an object"
+      : `a ${typeof state}`;
+    throw new TypeError(
+      `${OWNER}: "state" must be a non-empty string, got ${kind}`,
     );
   }
   if (
-    typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) ||
-    timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS
+    pastedUrl !== undefined && pastedUrl !== false &&
+    !(pastedUrl instanceof ReadableStream)
   ) {
-    throw new RangeError(
-      `${OWNER}: "timeoutMs" must be a number of milliseconds between 1 and ${MAX_TIMEOUT_MS}, such as ${DEFAULT_TIMEOUT_MS}`,
+    throw new TypeError(
+      `${OWNER}: "pastedUrl" must be a ReadableStream<Uint8Array> of pasted lines, or false to read none, ${
+        got(pastedUrl)
+      }`,
     );
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${OWNER}: "signal" must be an AbortSignal`);
-  }
-  if (state !== undefined && (typeof state !== "string" || state === "")) {
-    throw new TypeError(`${OWNER}: "state" must be a non-empty string`);
+  if (pastedUrl instanceof ReadableStream && pastedUrl.locked) {
+    throw new TypeError(
+      `${OWNER}: "pastedUrl" is locked by another reader: release it, or pass a stream nobody else reads`,
+    );
   }
   return {
     openBrowser,
@@ -233,7 +343,24 @@ function checkOptions(options: AuthorizeLocalOptions): Settings {
     signal,
     showDialog,
     state,
+    pastedUrl,
   };
+}
+
+/** The stream of pasted lines: the option, else stdin if it is a terminal. */
+function pasteSource(
+  option: ReadableStream<Uint8Array> | false | undefined,
+): ReadableStream<Uint8Array> | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined) return option;
+  try {
+    if (!Deno.stdin.isTerminal()) return undefined;
+    const stdin = Deno.stdin.readable;
+    // Someone else reads stdin (or an earlier login cancelled it): leave it.
+    return stdin.locked ? undefined : stdin;
+  } catch {
+    return undefined;
+  }
 }
 
 type Outcome =
@@ -255,6 +382,7 @@ class LocalLogin {
   #state: string | undefined;
   #codeVerifier: string | undefined;
   #redirectUri = "";
+  #pasteReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
   constructor(
     auth: AuthorizationCode,
@@ -269,6 +397,7 @@ class LocalLogin {
   async run(): Promise<TokenInfo> {
     const { signal, timeoutMs } = this.#settings;
     const server = serveLoopback(this.#redirect, (url) => this.#callback(url));
+    const deadline = new Date(Date.now() + timeoutMs);
     const timer = setTimeout(() => {
       this.#settle({
         ok: false,
@@ -285,8 +414,9 @@ class LocalLogin {
       this.#settle({ ok: false, interrupted: true, error: signal!.reason });
     signal?.addEventListener("abort", onAbort, { once: true });
     let shown: Promise<void> = Promise.resolve();
+    let pasting: Promise<void> = Promise.resolve();
     try {
-      ({ shown } = await this.#start(server));
+      ({ shown, pasting } = await this.#start(server, deadline));
       const outcome = await this.#outcome.promise;
       if (!outcome.ok) throw outcome.error;
       return outcome.token;
@@ -294,15 +424,28 @@ class LocalLogin {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       this.#stop.abort();
-      await server.close();
+      // Cancelled in #settle; also here for a failure before the wait.
+      this.#pasteReader?.cancel().catch(() => {});
+      await server.close({
+        graceMs: this.#interrupted
+          ? INTERRUPTED_CLOSE_GRACE_MS
+          : CLOSE_GRACE_MS,
+      });
+      await pasting;
       // Let the URL callback finish (e.g. a fetch reading its page), unless
       // the login was cut short: then it may never finish.
       if (this.#settled && !this.#interrupted) await shown;
     }
   }
 
-  /** Builds the authorize request for the bound port and shows it. */
-  async #start(server: LoopbackServer): Promise<{ shown: Promise<void> }> {
+  /**
+   * Builds the authorize request for the bound port, shows it, and starts
+   * reading pasted URLs.
+   */
+  async #start(
+    server: LoopbackServer,
+    deadline: Date,
+  ): Promise<{ shown: Promise<void>; pasting: Promise<void> }> {
     this.#redirectUri = this.#redirect.uriFor(server.port);
     const request = await this.#auth.createAuthorizationRequest({
       state: this.#settings.state,
@@ -311,11 +454,21 @@ class LocalLogin {
     });
     this.#state = request.state;
     this.#codeVerifier = request.codeVerifier;
+    // Settled while the request was being built (timeout, abort).
+    if (this.#settled) {
+      return { shown: Promise.resolve(), pasting: Promise.resolve() };
+    }
+    const paste = pasteSource(this.#settings.pastedUrl);
     const browser = this.#settings.openBrowser
       ? launchBrowser(request.url)
       : undefined;
     const show = this.#settings.onAuthorizationUrl ??
-      ((url: string) => printAuthorizationUrl(url, browser));
+      ((url: string) =>
+        printAuthorizationUrl(url, browser, {
+          redirectUri: this.#redirectUri,
+          deadline,
+          pasting: paste !== undefined,
+        }));
     // A callback that rejects ends the login; the wait does not block on it.
     const shown = Promise.resolve()
       .then(() => show(request.url))
@@ -323,7 +476,10 @@ class LocalLogin {
         () => {},
         (error) => this.#settle({ ok: false, interrupted: false, error }),
       );
-    return { shown };
+    const pasting = paste === undefined
+      ? Promise.resolve()
+      : this.#readPasted(paste.getReader());
+    return { shown, pasting };
   }
 
   async #callback(url: URL): Promise<Response> {
@@ -331,24 +487,23 @@ class LocalLogin {
     if (this.#state === undefined) return pageResponse("state_mismatch");
     let code: string;
     try {
-      code = AuthorizationCode.parseResponseUrl(url, {
-        expectedState: this.#state,
-      });
+      code = this.#auth.parseResponseUrl(url, { expectedState: this.#state });
     } catch (error) {
-      if (
-        error instanceof SpotifyAuthError && error.code === "state_mismatch"
-      ) {
+      if (hasCode(error, "state_mismatch")) {
         // Someone else's request: answer it, keep waiting for the real one.
         return pageResponse("state_mismatch");
       }
       this.#claimed = true;
       this.#settle({ ok: false, interrupted: false, error });
       return pageResponse(
-        error instanceof SpotifyAuthError && error.code === "access_denied"
-          ? "denied"
-          : "failed",
+        hasCode(error, "access_denied") ? "denied" : "failed",
       );
     }
+    return pageResponse(await this.#exchange(code));
+  }
+
+  /** Exchanges the code of an accepted callback and ends the login. */
+  async #exchange(code: string): Promise<"success" | "failed"> {
     this.#claimed = true;
     let token: TokenInfo;
     try {
@@ -359,32 +514,146 @@ class LocalLogin {
       });
     } catch (error) {
       this.#settle({ ok: false, interrupted: false, error });
-      return pageResponse("failed");
+      return "failed";
     }
     // A timeout or abort during the exchange has already ended the login.
-    if (this.#settled) return pageResponse("failed");
+    if (this.#settled) return "failed";
     this.#settle({ ok: true, token });
-    return pageResponse("success");
+    return "success";
+  }
+
+  /** Reads pasted lines until the login settles or the stream ends. */
+  async #readPasted(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ): Promise<void> {
+    this.#pasteReader = reader;
+    const decoder = new TextDecoder();
+    let line = "";
+    let tooLong = false;
+    try {
+      while (!this.#settled) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const parts = decoder.decode(value, { stream: true }).split("\n");
+        for (let i = 0; i < parts.length; i++) {
+          const last = i === parts.length - 1;
+          if (!tooLong) line += parts[i];
+          if (line.length > MAX_PASTED_LINE) {
+            tooLong = true;
+            line = "";
+          }
+          if (last) break;
+          if (tooLong) {
+            reportPaste(
+              "the pasted line is too long to be a callback URL; still waiting",
+            );
+          } else {
+            await this.#pasted(line.trim());
+          }
+          line = "";
+          tooLong = false;
+          if (this.#settled) return;
+        }
+      }
+    } catch {
+      // The stream failed or was cancelled: the browser may still call back.
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /** Handles one pasted line as the browser's redirect. */
+  async #pasted(line: string): Promise<void> {
+    if (line === "") return;
+    const example = `${this.#redirectUri}?code=…`;
+    if (this.#claimed || this.#settled) {
+      reportPaste("the login is already being completed; the line was ignored");
+      return;
+    }
+    if (!URL.canParse(line)) {
+      reportPaste(
+        `the pasted line is not a URL: paste the whole address the browser shows after you log in (${example}); still waiting`,
+      );
+      return;
+    }
+    const url = new URL(line);
+    if (url.pathname !== this.#redirect.pathname) {
+      reportPaste(
+        `the pasted URL is not the login callback: paste the address the browser ends on after you log in (${example}), not the one you opened; still waiting`,
+      );
+      return;
+    }
+    let code: string;
+    try {
+      code = this.#auth.parseResponseUrl(url, { expectedState: this.#state });
+    } catch (error) {
+      if (hasCode(error, "state_mismatch")) {
+        reportPaste(
+          "the pasted URL belongs to another login (its state does not match this one): paste the address from the login started here; still waiting",
+        );
+        return;
+      }
+      if (hasCode(error, "missing_code")) {
+        reportPaste(
+          `the pasted URL has no code: paste the whole address the browser shows after you log in (${example}); still waiting`,
+        );
+        return;
+      }
+      this.#claimed = true;
+      this.#settle({ ok: false, interrupted: false, error });
+      return;
+    }
+    await this.#exchange(code);
   }
 
   #settle(outcome: Outcome): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#interrupted = !outcome.ok && outcome.interrupted;
+    // Stop reading stdin now: a pending read would keep the process alive.
+    this.#pasteReader?.cancel().catch(() => {});
     this.#outcome.resolve(outcome);
   }
+}
+
+function hasCode(error: unknown, code: string): boolean {
+  return error instanceof SpotifyAuthError && error.code === code;
+}
+
+function reportPaste(message: string): void {
+  // Never echoes the line: it may hold an authorization code.
+  console.error(`${OWNER}: ${message}`);
 }
 
 function printAuthorizationUrl(
   url: string,
   browser: ReturnType<typeof launchBrowser> | undefined,
+  waiting: { redirectUri: string; deadline: Date; pasting: boolean },
 ): void {
   const instruction = browser === undefined
     ? "Open this URL in your browser to log in to Spotify:"
     : browser.opened
     ? "Opening your browser to log in to Spotify. If it does not open, visit:"
     : `Could not open a browser (${browser.reason}). Open this URL to log in to Spotify:`;
-  console.error(`${instruction}\n\n  ${url}\n`);
+  const paste = waiting.pasting
+    ? `\nBrowser on another machine? After logging in there, paste the address it ends on (${waiting.redirectUri}?code=…) here and press Enter.`
+    : "";
+  console.error(
+    `${instruction}\n\n  ${url}\n\nNow waiting for the browser to return to ${waiting.redirectUri} … gives up at ${
+      formatClock(waiting.deadline)
+    }; Ctrl-C to cancel.${paste}\n`,
+  );
+}
+
+/** Local `HH:MM`, with the date in front when it is not today. */
+function formatClock(time: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const clock = `${pad(time.getHours())}:${pad(time.getMinutes())}`;
+  const today = new Date();
+  if (time.toDateString() === today.toDateString()) return clock;
+  return `${time.getFullYear()}-${pad(time.getMonth() + 1)}-${
+    pad(time.getDate())
+  } ${clock}`;
 }
 
 function formatDuration(ms: number): string {

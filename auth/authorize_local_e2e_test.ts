@@ -1,7 +1,8 @@
 // authorizeLocal() driven by a real browser: headless Chromium follows the
 // fake accounts service's 302 to the loopback callback, as a user's browser
-// follows Spotify's. Runs whenever Chromium is installed (CI installs it with
-// `apt-get install -y chromium`).
+// follows Spotify's. Chromium must be installed (CI installs it with
+// `apt-get install -y chromium`); without it these tests fail, saying so,
+// rather than pass without having run.
 
 import assert from "node:assert/strict";
 import { AuthorizationCode } from "./authorization_code.ts";
@@ -13,26 +14,44 @@ import {
   type FakeAccountsServerOptions,
 } from "../testing/mod.ts";
 
-const CHROMIUM_CANDIDATES = [
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-];
+const CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome"];
 const BROWSER_LIMIT_MS = 15_000;
 
-const chromium = CHROMIUM_CANDIDATES.find((path) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
+/** The first Chromium on `PATH`, or `undefined`. */
+function findChromium(path: string): string | undefined {
+  for (const directory of path.split(":")) {
+    if (directory === "") continue;
+    for (const name of CHROMIUM_NAMES) {
+      try {
+        const info = Deno.statSync(`${directory}/${name}`);
+        if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) {
+          return `${directory}/${name}`;
+        }
+      } catch {
+        // Not there: try the next one.
+      }
+    }
   }
-});
-if (chromium === undefined) {
-  console.warn(
-    `authorize_local_e2e_test.ts: skipped, no Chromium at ${
-      CHROMIUM_CANDIDATES.join(", ")
-    }: install it with "apt-get install -y chromium"`,
-  );
+  return undefined;
+}
+
+/**
+ * The Chromium to run.
+ *
+ * @throws {Error} Saying that Chromium is missing and how to install it.
+ */
+function requireChromium(
+  path = Deno.env.get("PATH") ?? "/usr/bin:/bin",
+): string {
+  const found = findChromium(path);
+  if (found === undefined) {
+    throw new Error(
+      `Chromium is missing (looked for ${
+        CHROMIUM_NAMES.join(", ")
+      } on PATH), so the real-browser login tests cannot run: install it with "apt-get install -y chromium"`,
+    );
+  }
+  return found;
 }
 
 interface BrowserVisit {
@@ -48,8 +67,9 @@ interface BrowserVisit {
  * on every path.
  */
 async function visitWithChromium(url: string): Promise<BrowserVisit> {
+  const chromium = requireChromium();
   const profile = await Deno.makeTempDir({ prefix: "authorize_local_e2e_" });
-  const child = new Deno.Command(chromium!, {
+  const child = new Deno.Command(chromium, {
     args: [
       "--headless",
       "--no-sandbox",
@@ -107,8 +127,8 @@ async function assertPortClosed(port: number): Promise<void> {
 
 Deno.test({
   name: "authorizeLocal() logs in through a real headless Chromium",
-  ignore: chromium === undefined,
   async fn() {
+    requireChromium();
     await using server = await listenFake();
     await using auth = new AuthorizationCode({
       clientId: "test-client-id",
@@ -149,8 +169,8 @@ Deno.test({
 Deno.test({
   name:
     "authorizeLocal() rejects with access_denied when the user refuses in a real headless Chromium",
-  ignore: chromium === undefined,
   async fn() {
+    requireChromium();
     await using server = await listenFake({ consent: "deny" });
     await using auth = new AuthorizationCode({
       clientId: "test-client-id",
@@ -179,4 +199,16 @@ Deno.test({
     assert.equal(server.tokenRequestCount, 0);
     await assertPortClosed(port);
   },
+});
+
+Deno.test("the real-browser tests fail, saying how to install Chromium, when it is missing", () => {
+  const empty = Deno.makeTempDirSync({ prefix: "authorize_local_e2e_path_" });
+  try {
+    assert.throws(
+      () => requireChromium(empty),
+      /Chromium is missing .*apt-get install -y chromium/,
+    );
+  } finally {
+    Deno.removeSync(empty);
+  }
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { browserCommand } from "./_browser.ts";
 import { type LoopbackPage, pageResponse } from "./_loopback_pages.ts";
+import { parseLoopbackRedirectUri } from "./_loopback_redirect.ts";
+import { serveLoopback } from "./_loopback_server.ts";
 import { AuthorizationCode } from "./authorization_code.ts";
 import { authorizeLocal } from "./authorize_local.ts";
 import { SpotifyAuthError } from "./errors.ts";
@@ -102,18 +104,18 @@ function freePort(): number {
   return port;
 }
 
-/** Runs `fn` with `Deno.serve` replaced by one that fails the test. */
-async function withoutServe(fn: () => Promise<void>): Promise<number> {
-  const serve = Deno.serve;
+/** Runs `fn` with `Deno.listen` replaced by one that fails the test. */
+async function withoutListen(fn: () => Promise<void>): Promise<number> {
+  const listen = Deno.listen;
   let calls = 0;
-  (Deno as { serve: unknown }).serve = () => {
+  (Deno as { listen: unknown }).listen = () => {
     calls++;
-    throw new Error("Deno.serve must not be called");
+    throw new Error("Deno.listen must not be called");
   };
   try {
     await fn();
   } finally {
-    (Deno as { serve: unknown }).serve = serve;
+    (Deno as { listen: unknown }).listen = listen;
   }
   return calls;
 }
@@ -160,15 +162,27 @@ const INVALID_REDIRECT_URIS: [string, RegExp][] = [
   ["http://127.0.0.1:/callback", /empty port/],
 ];
 
+/**
+ * A provider with any redirect URI: `AuthorizationCode` itself refuses most
+ * of these at construction, and authorizeLocal must not rely on that.
+ */
+function providerWithRedirectUri(redirectUri: string): AuthorizationCode {
+  const fail = () => {
+    throw new Error("the provider must not be used");
+  };
+  return {
+    redirectUri,
+    createAuthorizationRequest: fail,
+    parseResponseUrl: fail,
+    exchangeCode: fail,
+  } as unknown as AuthorizationCode;
+}
+
 for (const [redirectUri, message] of INVALID_REDIRECT_URIS) {
   Deno.test(`authorizeLocal() rejects the redirect URI ${redirectUri} before opening a socket`, async () => {
-    const auth = new AuthorizationCode({
-      clientId: "id",
-      clientSecret: "secret",
-      redirectUri,
-    });
+    const auth = providerWithRedirectUri(redirectUri);
     let shown = 0;
-    const serveCalls = await withoutServe(async () => {
+    const listenCalls = await withoutListen(async () => {
       await assert.rejects(
         authorizeLocal(auth, {
           openBrowser: false,
@@ -183,17 +197,15 @@ for (const [redirectUri, message] of INVALID_REDIRECT_URIS) {
         },
       );
     });
-    assert.equal(serveCalls, 0);
+    assert.equal(listenCalls, 0);
     assert.equal(shown, 0);
   });
 }
 
 Deno.test("authorizeLocal() never shows the password of a redirect URI in its error", async () => {
-  const auth = new AuthorizationCode({
-    clientId: "id",
-    clientSecret: "secret",
-    redirectUri: "http://user:hunter2@127.0.0.1:8080/callback",
-  });
+  const auth = providerWithRedirectUri(
+    "http://user:hunter2@127.0.0.1:8080/callback",
+  );
   await assert.rejects(
     authorizeLocal(auth, { openBrowser: false }),
     (error: unknown) => {
@@ -210,13 +222,27 @@ Deno.test("authorizeLocal() rejects bad options before opening a socket", async 
     clientSecret: "secret",
     redirectUri: "http://127.0.0.1/callback",
   });
-  const serveCalls = await withoutServe(async () => {
+  const listenCalls = await withoutListen(async () => {
     for (const timeoutMs of [0, -1, NaN, Infinity, 2 ** 31]) {
       await assert.rejects(
         authorizeLocal(auth, { openBrowser: false, timeoutMs }),
         RangeError,
       );
     }
+    await assert.rejects(
+      authorizeLocal(auth, {
+        openBrowser: false,
+        timeoutMs: "1000" as unknown as number,
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(
+          error.message,
+          /"timeoutMs" must be .*, got the string "1000"/,
+        );
+        return true;
+      },
+    );
     await assert.rejects(
       authorizeLocal(auth, { openBrowser: false, state: "" }),
       TypeError,
@@ -231,8 +257,26 @@ Deno.test("authorizeLocal() rejects bad options before opening a socket", async 
       authorizeLocal({} as AuthorizationCode),
       /pass an AuthorizationCode/,
     );
+    for (const pastedUrl of [true, "stdin", Deno.stdin]) {
+      await assert.rejects(
+        authorizeLocal(auth, {
+          pastedUrl: pastedUrl as unknown as ReadableStream<Uint8Array>,
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof TypeError);
+          assert.match(error.message, /"pastedUrl" must be a ReadableStream/);
+          return true;
+        },
+      );
+    }
+    const locked = new ReadableStream<Uint8Array>();
+    locked.getReader();
+    await assert.rejects(
+      authorizeLocal(auth, { pastedUrl: locked }),
+      /"pastedUrl" is locked/,
+    );
   });
-  assert.equal(serveCalls, 0);
+  assert.equal(listenCalls, 0);
 });
 
 Deno.test("authorizeLocal() with an aborted signal rejects with its reason and opens no socket", async () => {
@@ -242,7 +286,7 @@ Deno.test("authorizeLocal() with an aborted signal rejects with its reason and o
     redirectUri: "http://127.0.0.1/callback",
   });
   const reason = new Error("cancelled by the user");
-  const serveCalls = await withoutServe(async () => {
+  const listenCalls = await withoutListen(async () => {
     await assert.rejects(
       authorizeLocal(auth, {
         openBrowser: false,
@@ -252,7 +296,7 @@ Deno.test("authorizeLocal() with an aborted signal rejects with its reason and o
       (error) => error === reason,
     );
   });
-  assert.equal(serveCalls, 0);
+  assert.equal(listenCalls, 0);
 });
 
 // --- the login ----------------------------------------------------------------
@@ -763,7 +807,7 @@ Deno.test("authorizeLocal() prints the URL and why the browser did not open", as
           const url = lines.at(-1)?.match(/https?:\/\/\S+/)?.[0];
           if (url !== undefined) visited.push(visit(url));
         };
-        return authorizeLocal(auth, { timeoutMs: GUARD_MS });
+        return authorizeLocal(auth, { timeoutMs: GUARD_MS, pastedUrl: false });
       }),
   );
   assert.equal(lines.length, 1);
@@ -785,7 +829,11 @@ Deno.test("authorizeLocal() with openBrowser: false prints the URL with an instr
       print(...args);
       visited.push(visit(lines.at(-1)!.match(/http:\/\/\S+/)![0]));
     };
-    return authorizeLocal(auth, { openBrowser: false, timeoutMs: GUARD_MS });
+    return authorizeLocal(auth, {
+      openBrowser: false,
+      timeoutMs: GUARD_MS,
+      pastedUrl: false,
+    });
   });
   assert.equal(lines.length, 1);
   assert.match(
@@ -900,6 +948,496 @@ Deno.test("authorizeLocal() pages are self-contained and never cached", () => {
     assert.match(body, /^<!doctype html>/);
     assert.doesNotMatch(body, /src=|href=|url\(|<script|@import/i);
   })).then(() => {});
+});
+
+// --- clients that stall --------------------------------------------------------
+
+/** Fails (instead of hanging the run) when `promise` is still pending after `ms`. */
+async function settlesWithin<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new assert.AssertionError({
+            message: `${what}: still pending after ${ms} ms`,
+          }),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Connects to the listener and sends `text`; never reads the answer. */
+async function rawSend(port: number, text: string): Promise<Deno.TcpConn> {
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+  if (text !== "") await connection.write(encoder.encode(text));
+  return connection;
+}
+
+/** Reads until the server closes (or resets) the connection, then closes it. */
+async function closedByServer(connection: Deno.TcpConn): Promise<void> {
+  const scratch = new Uint8Array(4096);
+  try {
+    while ((await connection.read(scratch)) !== null) {
+      // What the server answered does not matter here.
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+  } finally {
+    connection.close();
+  }
+}
+
+const STALLED_HEAD = (host: string) =>
+  `GET /callback HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 10\r\n\r\n`;
+
+Deno.test("authorizeLocal() times out on time while a client holds a callback request without its body", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  let stalled: Deno.TcpConn | undefined;
+  const login = authorizeLocal(auth, {
+    openBrowser: false,
+    pastedUrl: false,
+    timeoutMs: 100,
+    onAuthorizationUrl: async (url) => {
+      const redirect = redirectUriOf(url);
+      stalled = await rawSend(
+        Number(redirect.port),
+        STALLED_HEAD(redirect.host),
+      );
+    },
+  });
+  await assert.rejects(
+    settlesWithin(login, 1500, "authorizeLocal()"),
+    (error: unknown) =>
+      error instanceof SpotifyAuthError && error.code === "timeout",
+  );
+  await settlesWithin(closedByServer(stalled!), 500, "the stalled connection");
+});
+
+Deno.test("authorizeLocal() rejects on abort while clients hold a request head or half of one", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  const controller = new AbortController();
+  const reason = new Error("cancelled");
+  const stalled: Deno.TcpConn[] = [];
+  const login = authorizeLocal(auth, {
+    openBrowser: false,
+    pastedUrl: false,
+    timeoutMs: GUARD_MS,
+    signal: controller.signal,
+    onAuthorizationUrl: async (url) => {
+      const redirect = redirectUriOf(url);
+      const port = Number(redirect.port);
+      stalled.push(await rawSend(port, STALLED_HEAD(redirect.host)));
+      stalled.push(
+        await rawSend(port, `GET /callback HTTP/1.1\r\nHost: ${redirect.host}`),
+      );
+      controller.abort(reason);
+    },
+  });
+  await assert.rejects(
+    settlesWithin(login, 1500, "authorizeLocal()"),
+    (error) => error === reason,
+  );
+  await settlesWithin(
+    Promise.all(stalled.map(closedByServer)),
+    500,
+    "the stalled connections",
+  );
+});
+
+Deno.test("authorizeLocal() finishes a real login while other clients stall, and cuts them", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  const stalled: Deno.TcpConn[] = [];
+  let page: Page | undefined;
+  let port = 0;
+  const login = authorizeLocal(auth, {
+    openBrowser: false,
+    pastedUrl: false,
+    timeoutMs: GUARD_MS,
+    onAuthorizationUrl: async (url) => {
+      const redirect = redirectUriOf(url);
+      port = Number(redirect.port);
+      // A head without its body, answered but never read; a connection
+      // that never sends anything.
+      stalled.push(await rawSend(port, STALLED_HEAD(redirect.host)));
+      stalled.push(await rawSend(port, ""));
+      page = await visit(url);
+    },
+  });
+  const token = await settlesWithin(login, 3000, "authorizeLocal()");
+  assert.ok(token.refreshToken);
+  assert.equal(page?.status, 200);
+  await settlesWithin(
+    Promise.all(stalled.map(closedByServer)),
+    500,
+    "the stalled connections",
+  );
+  await assertPortClosed(port);
+});
+
+Deno.test("serveLoopback() cuts a connection that does not send its request head in time, and keeps serving", async () => {
+  const redirect = parseLoopbackRedirectUri("http://127.0.0.1/callback");
+  const server = serveLoopback(
+    redirect,
+    () => Promise.resolve(new Response("callback")),
+    { headTimeoutMs: 50 },
+  );
+  try {
+    const slow = await rawSend(server.port, "GET /callback HTTP/1.1\r\n");
+    await settlesWithin(closedByServer(slow), 1000, "the slow connection");
+    const answer = await rawGet(
+      server.port,
+      "/callback",
+      `127.0.0.1:${server.port}`,
+    );
+    assert.equal(answer.status, 200);
+    assert.match(answer.text, /callback$/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("serveLoopback() close() cuts an answer that is not ready after the grace period", async () => {
+  const redirect = parseLoopbackRedirectUri("http://127.0.0.1/callback");
+  const called = Promise.withResolvers<void>();
+  const server = serveLoopback(redirect, () => {
+    called.resolve();
+    return new Promise<Response>(() => {}); // never answers
+  });
+  const client = await rawSend(
+    server.port,
+    `GET /callback HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`,
+  );
+  await called.promise;
+  await settlesWithin(server.close({ graceMs: 20 }), 1000, "close()");
+  await settlesWithin(closedByServer(client), 500, "the client connection");
+  await assertPortClosed(server.port);
+});
+
+Deno.test("serveLoopback() answers a head that is too large with 431 and a malformed one with 400", async () => {
+  const redirect = parseLoopbackRedirectUri("http://127.0.0.1/callback");
+  const server = serveLoopback(
+    redirect,
+    () => Promise.resolve(new Response("callback")),
+  );
+  try {
+    const huge = await rawGet(
+      server.port,
+      `/callback?${"a".repeat(20_000)}`,
+      `127.0.0.1:${server.port}`,
+    );
+    assert.equal(huge.status, 431);
+    const malformed = await rawGet(
+      server.port,
+      "/callback extra",
+      `127.0.0.1:${server.port}`,
+    );
+    assert.equal(malformed.status, 400);
+    const authority = await rawGet(
+      server.port,
+      `//127.0.0.1:${server.port}/callback`,
+      `127.0.0.1:${server.port}`,
+    );
+    assert.equal(authority.status, 404);
+  } finally {
+    await server.close();
+  }
+});
+
+// --- waiting, and pasted URLs -------------------------------------------------
+
+function clock(time: number): string {
+  const date = new Date(time);
+  return `${String(date.getHours()).padStart(2, "0")}:${
+    String(date.getMinutes()).padStart(2, "0")
+  }`;
+}
+
+Deno.test("authorizeLocal() with the default onAuthorizationUrl says it waits for the browser and until when, in local HH:MM", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  const timeoutMs = 90 * 60_000;
+  const before = Date.now();
+  const visited: Promise<Page>[] = [];
+  const { lines } = await captureStderr((lines) => {
+    const print = console.error;
+    console.error = (...args: unknown[]) => {
+      print(...args);
+      visited.push(visit(lines.at(-1)!.match(/http:\/\/\S+authorize\S+/)![0]));
+    };
+    return authorizeLocal(auth, {
+      openBrowser: false,
+      timeoutMs,
+      pastedUrl: false,
+    });
+  });
+  const after = Date.now();
+  await visited[0];
+  assert.equal(lines.length, 1);
+  const match = lines[0].match(
+    /Now waiting for the browser to return to (http:\/\/127\.0\.0\.1:\d+\/callback) … gives up at (?:\d{4}-\d\d-\d\d )?(\d\d:\d\d); Ctrl-C to cancel\./,
+  );
+  assert.ok(match, lines[0]);
+  assert.ok(
+    [clock(before + timeoutMs), clock(after + timeoutMs)].includes(match[2]),
+    `${match[2]} is not ${clock(before + timeoutMs)}`,
+  );
+  // No paste hint when nothing is read.
+  assert.doesNotMatch(lines[0], /paste/);
+});
+
+/** A stream standing in for stdin: what the user types or pastes. */
+function keyboard(): {
+  readable: ReadableStream<Uint8Array>;
+  type(text: string): void;
+  readonly cancelled: boolean;
+} {
+  let controller: ReadableStreamDefaultController<Uint8Array>;
+  let cancelled = false;
+  const readable = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return {
+    readable,
+    type: (text) => controller.enqueue(encoder.encode(text)),
+    get cancelled() {
+      return cancelled;
+    },
+  };
+}
+
+Deno.test("authorizeLocal() accepts a callback URL pasted on pastedUrl, for a browser on another machine", async () => {
+  await using server = await listenFake();
+  await using auth = pkceAuth(server);
+  const keys = keyboard();
+  const { result: token, lines } = await captureStderr(() =>
+    authorizeLocal(auth, {
+      openBrowser: false,
+      timeoutMs: GUARD_MS,
+      pastedUrl: keys.readable,
+      onAuthorizationUrl: async (url) => {
+        // The other machine's browser ends on the callback URL, which never
+        // reaches this listener; the user pastes it, in two chunks, with CRLF.
+        const callback = await server.authorize(url);
+        keys.type(callback.slice(0, 20));
+        keys.type(`${callback.slice(20)}\r\n`);
+      },
+    })
+  );
+  assert.ok(token.refreshToken);
+  assert.equal(await auth.getAccessToken(), token.accessToken);
+  assert.equal(server.tokenRequestCount, 1);
+  assert.deepEqual(lines, []);
+  assert.equal(keys.cancelled, true);
+});
+
+Deno.test("authorizeLocal() reports pasted lines that are not this login's callback on stderr and keeps waiting", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  const keys = keyboard();
+  let callback = "";
+  const { result: token, lines } = await captureStderr(() =>
+    authorizeLocal(auth, {
+      openBrowser: false,
+      timeoutMs: GUARD_MS,
+      pastedUrl: keys.readable,
+      onAuthorizationUrl: async (url) => {
+        callback = await server.authorize(url);
+        const wrongState = new URL(callback);
+        wrongState.searchParams.set("state", "someone-else");
+        const noCode = new URL(callback);
+        noCode.searchParams.delete("code");
+        keys.type("\n  \nhello there\n");
+        keys.type(`${url}\n`);
+        keys.type(`${wrongState}\n`);
+        keys.type(`${noCode}\n`);
+        keys.type(`${"x".repeat(10_000)}\n`);
+        keys.type(`  ${callback}  \n`);
+      },
+    })
+  );
+  assert.ok(token.refreshToken);
+  assert.equal(server.tokenRequestCount, 1);
+  assert.equal(lines.length, 5, lines.join("\n"));
+  assert.match(lines[0], /^authorizeLocal: the pasted line is not a URL/);
+  assert.match(lines[1], /the pasted URL is not the login callback/);
+  assert.match(lines[2], /belongs to another login/);
+  assert.match(lines[3], /the pasted URL has no code/);
+  assert.match(lines[4], /too long/);
+  const params = new URL(callback).searchParams;
+  for (const line of lines) {
+    assert.match(line, /still waiting/);
+    assert.ok(!line.includes(params.get("code")!));
+    assert.ok(!line.includes(params.get("state")!));
+  }
+});
+
+Deno.test("authorizeLocal() rejects with access_denied when the pasted URL says the user refused", async () => {
+  await using server = await listenFake({ consent: "deny" });
+  await using auth = confidentialAuth(server);
+  const keys = keyboard();
+  await assert.rejects(
+    authorizeLocal(auth, {
+      openBrowser: false,
+      timeoutMs: GUARD_MS,
+      pastedUrl: keys.readable,
+      onAuthorizationUrl: async (url) =>
+        keys.type(`${await server.authorize(url)}\n`),
+    }),
+    (error: unknown) =>
+      error instanceof SpotifyAuthError && error.code === "access_denied",
+  );
+  assert.equal(server.tokenRequestCount, 0);
+  assert.equal(keys.cancelled, true);
+});
+
+Deno.test("authorizeLocal() cancels the pastedUrl stream when the browser completes the login", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  const keys = keyboard();
+  await authorizeLocal(auth, {
+    openBrowser: false,
+    timeoutMs: GUARD_MS,
+    pastedUrl: keys.readable,
+    onAuthorizationUrl: async (url) => void await visit(url),
+  });
+  assert.equal(keys.cancelled, true);
+});
+
+Deno.test("authorizeLocal() cancels the pastedUrl stream when it times out", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  const keys = keyboard();
+  await assert.rejects(
+    authorizeLocal(auth, {
+      openBrowser: false,
+      timeoutMs: 20,
+      pastedUrl: keys.readable,
+      onAuthorizationUrl: () => {},
+    }),
+    (error: unknown) =>
+      error instanceof SpotifyAuthError && error.code === "timeout",
+  );
+  assert.equal(keys.cancelled, true);
+});
+
+/** Runs `fn` with stdin looking like a terminal whose input is `readable`. */
+async function withTerminalStdin<T>(
+  readable: () => ReadableStream<Uint8Array>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const stdin = Deno.stdin as unknown as Record<string, unknown>;
+  Object.defineProperty(stdin, "isTerminal", {
+    value: () => true,
+    configurable: true,
+  });
+  Object.defineProperty(stdin, "readable", {
+    get: readable,
+    configurable: true,
+  });
+  try {
+    return await fn();
+  } finally {
+    delete stdin.isTerminal;
+    delete stdin.readable;
+  }
+}
+
+Deno.test("authorizeLocal() reads pasted URLs from stdin when it is a terminal, and says so", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  const keys = keyboard();
+  const { result: token, lines } = await withTerminalStdin(
+    () => keys.readable,
+    () =>
+      captureStderr((lines) => {
+        const print = console.error;
+        console.error = (...args: unknown[]) => {
+          print(...args);
+          const url = lines.at(-1)!.match(/http:\/\/\S+authorize\S+/)![0];
+          server.authorize(url).then((callback) => keys.type(`${callback}\n`));
+        };
+        return authorizeLocal(auth, {
+          openBrowser: false,
+          timeoutMs: GUARD_MS,
+        });
+      }),
+  );
+  assert.ok(token.refreshToken);
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0],
+    /paste the address it ends on \(http:\/\/127\.0\.0\.1:\d+\/callback\?code=…\) here and press Enter/,
+  );
+  assert.equal(keys.cancelled, true);
+});
+
+Deno.test("authorizeLocal() with pastedUrl: false never touches stdin, even a terminal", async () => {
+  await using server = await listenFake();
+  await using auth = confidentialAuth(server);
+  let reads = 0;
+  await withTerminalStdin(
+    () => {
+      reads++;
+      return keyboard().readable;
+    },
+    () =>
+      authorizeLocal(auth, {
+        openBrowser: false,
+        timeoutMs: GUARD_MS,
+        pastedUrl: false,
+        onAuthorizationUrl: async (url) => void await visit(url),
+      }),
+  );
+  assert.equal(reads, 0);
+});
+
+// --- module structure ---------------------------------------------------------
+
+Deno.test("authorize_local.ts imports authorization_code.ts for its types only, so the two modules form no import cycle", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "info",
+      "--json",
+      new URL("./authorize_local.ts", import.meta.url).href,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    modules: {
+      specifier: string;
+      dependencies?: { specifier: string; code?: unknown; type?: unknown }[];
+    }[];
+  };
+  const module = graph.modules.find((m) =>
+    m.specifier.endsWith("/auth/authorize_local.ts")
+  );
+  const dependency = module?.dependencies?.find((d) =>
+    d.specifier === "./authorization_code.ts"
+  );
+  assert.ok(dependency, "authorize_local.ts should import its provider type");
+  assert.equal(dependency.code, undefined);
+  assert.ok(dependency.type);
 });
 
 // --- permissions ----------------------------------------------------------------

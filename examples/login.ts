@@ -1,12 +1,23 @@
 // Log in to Spotify from the terminal and print your display name.
 //
-// Against Spotify (credentials in .env: SPOTIFY_SDK_CLIENT_ID,
-// SPOTIFY_SDK_REDIRECT_URI=http://127.0.0.1:8080/callback, and
-// SPOTIFY_SDK_CLIENT_SECRET unless the app uses PKCE):
+// Against Spotify (credentials in .env, or in the environment:
+// SPOTIFY_SDK_CLIENT_ID, SPOTIFY_SDK_REDIRECT_URI=http://127.0.0.1:8080/callback,
+// and SPOTIFY_SDK_CLIENT_SECRET unless the app uses PKCE):
 //
-//   deno run --env-file --allow-net=127.0.0.1,accounts.spotify.com,api.spotify.com --allow-env=SPOTIFY_SDK_CLIENT_ID,SPOTIFY_SDK_CLIENT_SECRET,SPOTIFY_SDK_REDIRECT_URI,BROWSER --allow-read=.cache --allow-write=.cache --allow-run examples/login.ts
+//   deno task login
 //
-// Offline, against the fake accounts service (no browser, no Spotify app):
+// It opens your browser (or prints the URL), then says what it waits for and
+// until when. Over SSH, open the URL on your own machine and paste the address
+// the browser ends on (http://127.0.0.1:8080/callback?code=…) into this
+// terminal.
+//
+// Offline, against the fake accounts service (no Spotify app needed):
+//
+//   deno task login --fake
+//
+// With $BROWSER set, --fake shows the login in that browser; otherwise this
+// process plays the browser itself. The bare minimum of permissions for
+// --fake (no browser) is:
 //
 //   deno run --allow-net=127.0.0.1 --allow-read=.cache --allow-write=.cache examples/login.ts --fake
 //
@@ -26,6 +37,12 @@ import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
 const USAGE = "Usage: deno run … examples/login.ts [--fake] [--login]";
 const SCOPE = "user-read-private";
 const CACHE_PATH = ".cache/spotify-sdk/token.json";
+const ENV_FILE = ".env";
+const ENV_KEYS = [
+  "SPOTIFY_SDK_CLIENT_ID",
+  "SPOTIFY_SDK_CLIENT_SECRET",
+  "SPOTIFY_SDK_REDIRECT_URI",
+];
 
 interface Profile {
   id: string;
@@ -48,6 +65,7 @@ async function main(args: string[]): Promise<number> {
 
 /** The real thing: the browser, Spotify's consent page, a cached token. */
 async function loginToSpotify(forceLogin: boolean): Promise<Profile> {
+  await loadEnvFile(ENV_FILE);
   await using auth = new AuthorizationCode({
     scope: SCOPE,
     // An app without a client secret is a public client: use PKCE.
@@ -55,6 +73,8 @@ async function loginToSpotify(forceLogin: boolean): Promise<Profile> {
     tokenCache: new FileTokenCache({ path: CACHE_PATH }),
   });
   if (forceLogin || !(await hasUsableToken(auth))) {
+    // Prints the URL, what it waits for and until when; accepts a pasted
+    // callback URL when the browser runs on another machine.
     await authorizeLocal(auth);
     console.error(`Token saved to ${CACHE_PATH}`);
   }
@@ -104,16 +124,21 @@ async function loginToFake(): Promise<Profile> {
       accountsUrl: server.url,
       tokenCache: new FileTokenCache({ path }),
     });
-    await authorizeLocal(auth, {
-      openBrowser: false,
-      onAuthorizationUrl: async (url) => {
-        console.error(`Authorize URL: ${url}`);
-        console.error("--fake: following it the way a browser would…");
-        const page = await fetch(url);
-        const title = (await page.text()).match(/<title>(.*)<\/title>/)?.[1];
-        console.error(`Browser shows: ${page.status} "${title}"`);
-      },
-    });
+    if (readBrowserVariable() !== undefined) {
+      // Show the (fake) login in the user's browser, like the real thing.
+      await authorizeLocal(auth, { timeoutMs: 120_000 });
+    } else {
+      await authorizeLocal(auth, {
+        openBrowser: false,
+        onAuthorizationUrl: async (url) => {
+          console.error(`Authorize URL: ${url}`);
+          console.error("--fake: following it the way a browser would…");
+          const page = await fetch(url);
+          const title = (await page.text()).match(/<title>(.*)<\/title>/)?.[1];
+          console.error(`Browser shows: ${page.status} "${title}"`);
+        },
+      });
+    }
     const saved = JSON.parse(await Deno.readTextFile(path));
     console.error(
       `Token saved to ${path} (fields: ${Object.keys(saved).join(", ")})`,
@@ -121,6 +146,41 @@ async function loginToFake(): Promise<Profile> {
     return await fetchProfile(auth, `${server.url}/v1/me`);
   } finally {
     await Deno.remove(directory, { recursive: true });
+  }
+}
+
+/** `$BROWSER`, when set and readable (`--allow-env=BROWSER`) without a prompt. */
+function readBrowserVariable(): string | undefined {
+  const access = Deno.permissions.querySync({
+    name: "env",
+    variable: "BROWSER",
+  });
+  if (access.state !== "granted") return undefined;
+  const value = Deno.env.get("BROWSER");
+  return value === "" ? undefined : value;
+}
+
+/**
+ * Loads the SPOTIFY_SDK_* lines of a dotenv file into the environment
+ * (variables already set win). Done here rather than with `--env-file`, which
+ * warns when the file is missing, as it is for `--fake`.
+ */
+async function loadEnvFile(path: string): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    console.error(
+      `No ${path} file: using SPOTIFY_SDK_* from the environment (try --fake for an offline login)`,
+    );
+    return;
+  }
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match === null || !ENV_KEYS.includes(match[1])) continue;
+    const value = match[2].replace(/^(["'])(.*)\1$/, "$2");
+    if (Deno.env.get(match[1]) === undefined) Deno.env.set(match[1], value);
   }
 }
 
