@@ -138,8 +138,62 @@ export function snakeCaseRecord(token: TokenInfo): SnakeCaseTokenRecord {
 }
 
 /**
- * A cache may implement `[describeMiss](): string | Promise<string>` to say,
- * for the `authorization_required` message, where it looked and why it found
- * no usable token (never the token itself).
+ * Caches of this package register how to say, for the
+ * `authorization_required` message, where they looked and why they found no
+ * usable token (never the token itself). A registry rather than a method, so
+ * bundlers can still drop a cache class that an app never uses.
  */
-export const describeMiss: unique symbol = Symbol("spotify-sdk.describeMiss");
+const missDescribers = new WeakMap<object, () => Promise<string>>();
+
+/** Registers `describe` as the miss description of `cache`. */
+export function registerMissDescriber(
+  cache: object,
+  describe: () => Promise<string>,
+): void {
+  missDescribers.set(cache, describe);
+}
+
+/** The registered miss description of `cache`, if it has one. */
+export function describeCacheMiss(cache: object): Promise<string> | undefined {
+  return missDescribers.get(cache)?.();
+}
+
+/**
+ * Says why {@linkcode tokenFromRecord} reads `record` as no token, for a
+ * message that helps a user repair the store; `undefined` when it is a
+ * token. Names the stored keys and the types found, never a value.
+ */
+export function describeRecordProblem(
+  record: unknown,
+  fields: StoredTokenFields,
+): string | undefined {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    return `it holds ${typeName(record)}, not an object`;
+  }
+  const values = record as Record<string, unknown>;
+  const accessToken = values[fields.accessToken];
+  if (!(fields.accessToken in values)) {
+    return `"${fields.accessToken}" is missing`;
+  }
+  if (typeof accessToken !== "string") {
+    return `"${fields.accessToken}" is ${typeName(accessToken)}, not a string`;
+  }
+  if (accessToken === "") return `"${fields.accessToken}" is empty`;
+  const expiresAt = values[fields.expiresAt];
+  if (!(fields.expiresAt in values)) return `"${fields.expiresAt}" is missing`;
+  if (typeof expiresAt !== "number") {
+    return `"${fields.expiresAt}" is ${typeName(expiresAt)}, not a number`;
+  }
+  if (!Number.isFinite(expiresAt)) {
+    return `"${fields.expiresAt}" is not a finite number`;
+  }
+  return undefined;
+}
+
+/** "a string", "null", "an array"…: the kind of a value, never the value. */
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  const type = typeof value;
+  return type === "object" || type === "undefined" ? `an ${type}` : `a ${type}`;
+}

@@ -2,7 +2,7 @@
 // in flight at a time (single-flight), the cache and its cross-process lock,
 // a dead refresh token (Spotify's 6-month sign-ins), sign-out, and close().
 
-import { describeMiss } from "./_cache_token.ts";
+import { describeCacheMiss } from "./_cache_token.ts";
 import type { TokenDetails } from "./_provider_internals.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { GetAccessTokenOptions } from "./provider_options.ts";
@@ -461,16 +461,11 @@ export class TokenLifecycle {
     }
     if (this.#lost !== undefined) return this.#lostError(this.#lost);
     let where = "";
-    const describe = (this.#cache as { [describeMiss]?: () => unknown })[
-      describeMiss
-    ];
-    if (typeof describe === "function") {
-      try {
-        const text = await describe.call(this.#cache);
-        if (typeof text === "string" && text !== "") where = ` (${text})`;
-      } catch {
-        // Only a hint for the message.
-      }
+    try {
+      const text = await describeCacheMiss(this.#cache);
+      if (typeof text === "string" && text !== "") where = ` (${text})`;
+    } catch {
+      // Only a hint for the message.
     }
     return new SpotifyAuthError(
       "authorization_required",

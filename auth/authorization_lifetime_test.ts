@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   AuthorizationCode,
   type AuthorizationCodeOptions,
+  FileTokenCache,
   InMemoryTokenCache,
   KvTokenCache,
   SpotifyAuthError,
@@ -508,4 +509,38 @@ Deno.test("InMemoryTokenCache.delete() forgets the token, and a missing one is f
   assert.equal(cache.get()?.authorizedAt, 0.5);
   cache.delete();
   assert.equal(cache.get(), undefined);
+});
+
+Deno.test("AuthorizationCode's authorization_required names the token file and why it was unusable", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "authorization_required_" });
+  try {
+    const path = `${dir}/token.json`;
+    const { clock, server } = setup();
+    const cases: [string | undefined, RegExp][] = [
+      [undefined, /no token file at ".*token\.json" yet/],
+      ["{truncated", /exists but could not be used \(.*JSON/],
+      [
+        JSON.stringify({
+          access_token: "a",
+          expires_at: "1999999999",
+          refresh_token: "r",
+        }),
+        /exists but could not be used \(.*expires_at.* not a number/,
+      ],
+    ];
+    for (const [content, expected] of cases) {
+      if (content !== undefined) await Deno.writeTextFile(path, content);
+      await using auth = provider(server, clock, {
+        tokenCache: new FileTokenCache({ path }),
+      });
+      const error = await rejection(auth.getAccessToken());
+      assert.ok(error instanceof SpotifyAuthError);
+      assert.equal(error.code, "authorization_required");
+      assert.match(error.message, expected);
+      assert.ok(!error.message.includes("1999999999"), "no stored value");
+    }
+    assert.equal(server.tokenRequestCount, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

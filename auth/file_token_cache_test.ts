@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { describeCacheMiss } from "./_cache_token.ts";
 import { FileTokenCache } from "./file_token_cache.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { TokenInfo } from "./token.ts";
@@ -50,6 +51,73 @@ async function runScript(
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
+}
+
+/**
+ * Like {@linkcode runScript}, but as a user that file modes apply to: when
+ * this process is root (as in CI), as `nobody` via `setpriv`, owning
+ * `ownDirs`; otherwise as ourselves.
+ */
+async function runUnprivileged(
+  dir: string,
+  source: string,
+  flags: string[],
+  args: string[],
+  ownDirs: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const work = await Deno.makeTempDir({ dir, prefix: "unprivileged_" });
+  const script = `${work}/script.ts`;
+  await Deno.writeTextFile(script, source);
+  const denoArgs = ["run", "--quiet", "--no-prompt", ...flags, script, ...args];
+  let command: Deno.Command;
+  if (await isRoot()) {
+    const nobody = 65534;
+    for (const path of [dir, work, ...ownDirs]) {
+      await Deno.chmod(path, 0o755);
+    }
+    for (const path of ownDirs) await Deno.chown(path, nobody, nobody);
+    await Deno.chmod(script, 0o644);
+    const denoDir = `${work}/deno_dir`;
+    await Deno.mkdir(denoDir);
+    await Deno.chown(denoDir, nobody, nobody);
+    command = new Deno.Command("setpriv", {
+      args: [
+        `--reuid=${nobody}`,
+        `--regid=${nobody}`,
+        "--clear-groups",
+        "--",
+        Deno.execPath(),
+        ...denoArgs,
+      ],
+      env: { DENO_DIR: denoDir },
+      stdout: "piped",
+      stderr: "piped",
+    });
+  } else {
+    command = new Deno.Command(Deno.execPath(), {
+      args: denoArgs,
+      stdout: "piped",
+      stderr: "piped",
+    });
+  }
+  const output = await command.output();
+  await Deno.remove(work, { recursive: true });
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Whether we are root: a file we create belongs to uid 0. */
+async function isRoot(): Promise<boolean> {
+  const probe = await Deno.makeTempFile();
+  try {
+    return (await Deno.stat(probe)).uid === 0;
+  } finally {
+    await Deno.remove(probe);
+  }
 }
 
 async function hasPython(): Promise<boolean> {
@@ -110,7 +178,92 @@ Deno.test("FileTokenCache.set() writes the Python SDK's shape with null for abse
     expires_at: 1_700_003_600,
     refresh_token: null,
     scope: null,
+    authorized_at: null,
   });
+});
+
+Deno.test("FileTokenCache stores authorized_at and reads it back as authorizedAt", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/token.json`;
+  const token = { ...USER_TOKEN, authorizedAt: 1_699_990_000.25 };
+  await new FileTokenCache({ path }).set(token);
+  assert.equal(
+    JSON.parse(await Deno.readTextFile(path)).authorized_at,
+    1_699_990_000.25,
+  );
+  assert.deepEqual(await new FileTokenCache({ path }).get(), token);
+});
+
+Deno.test("FileTokenCache.get() reads a Python SDK file (four keys, no authorized_at) with authorizedAt absent", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/token.json`;
+  await Deno.writeTextFile(
+    path,
+    '{"access_token": "py-app", "expires_at": 1700000000, "refresh_token": null, "scope": null}',
+  );
+  const token = await new FileTokenCache({ path }).get();
+  assert.deepEqual(token, { accessToken: "py-app", expiresAt: 1_700_000_000 });
+  assert.ok(token !== undefined && !("authorizedAt" in token));
+});
+
+Deno.test("FileTokenCache.get() drops a wrongly typed authorized_at and still returns the token", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/token.json`;
+  const cache = new FileTokenCache({ path });
+  for (const value of ['"1699990000"', "true", "[1]", "{}", "null", "1e999"]) {
+    await Deno.writeTextFile(
+      path,
+      `{"access_token":"a","expires_at":5,"refresh_token":"r","scope":null,"authorized_at":${value}}`,
+    );
+    const token = await cache.get();
+    assert.deepEqual(
+      token,
+      { accessToken: "a", expiresAt: 5, refreshToken: "r" },
+      value,
+    );
+    assert.ok(token !== undefined && !("authorizedAt" in token), value);
+  }
+});
+
+Deno.test("FileTokenCache.delete() removes the file so get() misses", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/token.json`;
+  const cache = new FileTokenCache({ path });
+  await cache.set(USER_TOKEN);
+  await cache.delete();
+  assert.equal(await cache.get(), undefined);
+  assert.deepEqual([...Deno.readDirSync(tmp.path)], []);
+});
+
+Deno.test("FileTokenCache.delete() of a missing file or missing directory resolves", async () => {
+  await using tmp = await tempDir();
+  await new FileTokenCache({ path: `${tmp.path}/token.json` }).delete();
+  await new FileTokenCache({ path: `${tmp.path}/no/such/token.json` }).delete();
+  assert.deepEqual([...Deno.readDirSync(tmp.path)], []);
+});
+
+Deno.test({
+  name:
+    "FileTokenCache.delete() removes a symbolic link, not its target, and leaves a directory alone",
+  ignore: !isPosix,
+  async fn() {
+    await using tmp = await tempDir();
+    const target = `${tmp.path}/elsewhere.json`;
+    await new FileTokenCache({ path: target }).set(USER_TOKEN);
+    const link = new FileTokenCache({ path: `${tmp.path}/token.json` });
+    await Deno.symlink(target, link.path);
+    assert.deepEqual(await link.get(), USER_TOKEN);
+    await link.delete();
+    assert.equal(await link.get(), undefined);
+    assert.deepEqual(
+      await new FileTokenCache({ path: target }).get(),
+      USER_TOKEN,
+    );
+    const dir = new FileTokenCache({ path: `${tmp.path}/dir.json` });
+    await Deno.mkdir(dir.path);
+    await dir.delete();
+    assert.ok((await Deno.lstat(dir.path)).isDirectory);
+  },
 });
 
 Deno.test("FileTokenCache.get() returns undefined for a missing file", async () => {
@@ -239,6 +392,10 @@ Deno.test({
     const path = `${dir}/token.json`;
     const cache = new FileTokenCache({ path });
     const seen = new Map<string, number>();
+    // Collected, not thrown: a throw here would reject a promise nobody
+    // awaits until the writers finish, and cancel the rest of the file.
+    const wrongModes: string[] = [];
+    const scanErrors: unknown[] = [];
     let writing = true;
     let scans = 0;
     const watcher = (async () => {
@@ -247,13 +404,13 @@ Deno.test({
           try {
             const mode = Deno.lstatSync(`${dir}/${entry.name}`).mode! & 0o777;
             seen.set(entry.name, mode);
-            assert.equal(
-              mode,
-              0o600,
-              `${entry.name} had mode ${mode.toString(8)}`,
-            );
+            if (mode !== 0o600) {
+              wrongModes.push(`${entry.name} had mode ${mode.toString(8)}`);
+            }
           } catch (error) {
-            if (!(error instanceof Deno.errors.NotFound)) throw error;
+            if (!(error instanceof Deno.errors.NotFound)) {
+              scanErrors.push(error);
+            }
           }
         }
         scans++;
@@ -274,6 +431,8 @@ Deno.test({
     }
     writing = false;
     await watcher;
+    assert.deepEqual(scanErrors, []);
+    assert.deepEqual(wrongModes, []);
     assert.ok(seen.has("token.json"));
     assert.ok(hasTemp(), `no temporary file seen in ${scans} scans`);
     assert.deepEqual(
@@ -301,14 +460,25 @@ for (let i = 0; i < 150; i++) {
   );
   let done = false;
   let reads = 0;
+  // Collected, not thrown: a throw in this loop would reject a promise
+  // nobody awaits until the writers finish, and cancel the rest of the file.
+  const badReads: string[] = [];
   const reader = (async () => {
     const pattern = /^(initial|in-\d+|sub-\d+)$/;
     while (!done) {
-      const raw = JSON.parse(await Deno.readTextFile(path));
-      assert.match(raw.access_token, pattern);
-      const token = await cache.get();
-      assert.ok(token !== undefined, "get() saw no token");
-      assert.match(token.accessToken, pattern);
+      try {
+        const raw = JSON.parse(await Deno.readTextFile(path));
+        if (!pattern.test(raw.access_token)) {
+          badReads.push(`file held ${JSON.stringify(raw.access_token)}`);
+        }
+        const token = await cache.get();
+        if (token === undefined) badReads.push("get() saw no token");
+        else if (!pattern.test(token.accessToken)) {
+          badReads.push(`get() saw ${JSON.stringify(token.accessToken)}`);
+        }
+      } catch (error) {
+        badReads.push(`read failed: ${error}`);
+      }
       reads++;
     }
   })();
@@ -324,6 +494,7 @@ for (let i = 0; i < 150; i++) {
   done = true;
   await reader;
   assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(badReads, []);
   assert.ok(reads > 0);
   assert.deepEqual(
     [...Deno.readDirSync(dir)].map((entry) => entry.name).filter((name) =>
@@ -372,34 +543,49 @@ Deno.test({
   name:
     "FileTokenCache.set() in a read-only directory rejects and keeps the old file",
   ignore: !isPosix,
-  async fn(t) {
+  async fn() {
     await using tmp = await tempDir();
-    const dir = tmp.path;
-    const path = `${dir}/token.json`;
-    const cache = new FileTokenCache({ path });
-    await cache.set(USER_TOKEN);
-    await Deno.chmod(dir, 0o500);
-    try {
-      await Deno.writeTextFile(`${dir}/probe`, "");
-      await Deno.remove(`${dir}/probe`);
-      // Privileged (root): directory modes do not apply to us.
-      await t.step({ name: "needs a non-root user", ignore: true, fn() {} });
-      return;
-    } catch {
-      // The directory is read-only for us, as intended.
-    }
-    await assert.rejects(
-      () => cache.set(APP_TOKEN),
-      (error: Error) =>
-        error.message.includes(path) &&
-        !error.message.includes(APP_TOKEN.accessToken),
+    const dir = `${tmp.path}/cache`;
+    await Deno.mkdir(dir);
+    // Run as a user that directory modes apply to: root ignores them, and CI
+    // runs as root.
+    const result = await runUnprivileged(
+      tmp.path,
+      `import { FileTokenCache } from ${JSON.stringify(MODULE_URL)};
+const [dir, token, newToken] = Deno.args.map((arg) => JSON.parse(arg));
+const cache = new FileTokenCache({ path: dir + "/token.json" });
+await cache.set(token);
+await Deno.chmod(dir, 0o500);
+let probeWritten = true;
+try {
+  await Deno.writeTextFile(dir + "/probe", "");
+} catch {
+  probeWritten = false;
+}
+let message = null;
+try {
+  await cache.set(newToken);
+} catch (error) {
+  message = error.message;
+}
+await Deno.chmod(dir, 0o700);
+console.log(JSON.stringify({
+  probeWritten,
+  message,
+  token: await cache.get() ?? null,
+  entries: [...Deno.readDirSync(dir)].map((entry) => entry.name),
+}));`,
+      ["--allow-read", "--allow-write"],
+      [dir, USER_TOKEN, APP_TOKEN].map((arg) => JSON.stringify(arg)),
+      [dir],
     );
-    await Deno.chmod(dir, 0o700);
-    assert.deepEqual(await cache.get(), USER_TOKEN);
-    assert.deepEqual(
-      [...Deno.readDirSync(dir)].map((entry) => entry.name),
-      ["token.json"],
-    );
+    assert.equal(result.code, 0, result.stderr);
+    const outcome = JSON.parse(result.stdout);
+    assert.equal(outcome.probeWritten, false, "the directory was writable");
+    assert.ok(outcome.message?.includes(`${dir}/token.json`), outcome.message);
+    assert.ok(!outcome.message.includes(APP_TOKEN.accessToken));
+    assert.deepEqual(outcome.token, USER_TOKEN);
+    assert.deepEqual(outcome.entries, ["token.json"]);
   },
 });
 
@@ -459,7 +645,10 @@ Deno.test({
   const dir = tmp.path;
   const user = `${dir}/user.json`;
   const app = `${dir}/app.json`;
-  await new FileTokenCache({ path: user }).set(USER_TOKEN);
+  await new FileTokenCache({ path: user }).set({
+    ...USER_TOKEN,
+    authorizedAt: 1_699_990_000,
+  });
   await new FileTokenCache({ path: app }).set(APP_TOKEN);
   const out = await runPython(
     `import json, sys
@@ -474,12 +663,19 @@ for path in sys.argv[1:]:
         "expires_at_value": d["expires_at"],
         "refresh_token": d["refresh_token"],
         "scope": d["scope"],
+        "authorized_at": d["authorized_at"],
     })
 print(json.dumps(result))`,
     [user, app],
   );
   const [userRead, appRead] = JSON.parse(out);
-  const keys = ["access_token", "expires_at", "refresh_token", "scope"];
+  const keys = [
+    "access_token",
+    "authorized_at",
+    "expires_at",
+    "refresh_token",
+    "scope",
+  ];
   assert.deepEqual(userRead, {
     keys,
     access_token: true,
@@ -487,6 +683,7 @@ print(json.dumps(result))`,
     expires_at_value: USER_TOKEN.expiresAt,
     refresh_token: USER_TOKEN.refreshToken,
     scope: USER_TOKEN.scope,
+    authorized_at: 1_699_990_000,
   });
   assert.deepEqual(appRead, {
     keys,
@@ -495,6 +692,7 @@ print(json.dumps(result))`,
     expires_at_value: APP_TOKEN.expiresAt,
     refresh_token: null,
     scope: null,
+    authorized_at: null,
   });
 });
 
@@ -746,4 +944,620 @@ Deno.test("FileTokenCache.lock() keeps a long-running holder's lock fresh", asyn
   holderDone();
   assert.equal(state.entered, 2);
   assert.equal(state.max, 1);
+});
+
+// ---------------------------------------------------------------------------
+// 0.2 hardening: what is at the token and lock paths is not to be trusted.
+
+/** A lock file that looks abandoned: valid owner record, untouched for 10 s. */
+async function writeOldLockFile(path: string): Promise<void> {
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ pid: 1, hostname: "elsewhere.invalid" }),
+  );
+  const old = new Date(Date.now() - 10_000);
+  await Deno.utime(path, old, old);
+}
+
+/**
+ * Counts the file-system calls on paths ending in `.lock` (the lock file)
+ * while `fn` runs: a waiter that backs off makes a few, a busy loop
+ * thousands.
+ */
+async function countLockPathCalls<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: PromiseSettledResult<T>; calls: number }> {
+  const names = [
+    "open",
+    "stat",
+    "lstat",
+    "link",
+    "readFile",
+    "readTextFile",
+    "remove",
+  ] as const;
+  const originals = names.map((name) => Deno[name]);
+  let calls = 0;
+  const fs = Deno as unknown as Record<string, (...args: unknown[]) => unknown>;
+  names.forEach((name, i) => {
+    const original = originals[i] as (...args: unknown[]) => unknown;
+    fs[name] = (...args: unknown[]) => {
+      if (args.some((arg) => String(arg).endsWith(".lock"))) calls++;
+      return original.apply(Deno, args);
+    };
+  });
+  try {
+    const [result] = await Promise.allSettled([fn()]);
+    return { result, calls };
+  } finally {
+    names.forEach((name, i) => {
+      fs[name] = originals[i] as (...args: unknown[]) => unknown;
+    });
+  }
+}
+
+/** Asserts the lock() rejected with a timeout that names the lock path and `what`. */
+function assertLockTimeout(
+  result: PromiseSettledResult<unknown>,
+  lockPath: string,
+  what: RegExp,
+): void {
+  assert.equal(result.status, "rejected");
+  const error = (result as PromiseRejectedResult).reason;
+  assert.ok(error instanceof SpotifyAuthError, String(error));
+  assert.equal(error.code, "timeout");
+  assert.ok(error.message.includes(`"${lockPath}"`), error.message);
+  assert.match(error.message, what);
+}
+
+for (
+  const [name, make, what] of [
+    [
+      "a directory",
+      async (lockPath: string) => {
+        await Deno.mkdir(lockPath);
+        const old = new Date(Date.now() - 10_000);
+        await Deno.utime(lockPath, old, old);
+      },
+      /directory/,
+    ],
+    [
+      "a dangling symbolic link",
+      (lockPath: string) => Deno.symlink(`${lockPath}.nowhere`, lockPath),
+      /symbolic link/,
+    ],
+    [
+      "a symbolic link to an abandoned lock file",
+      async (lockPath: string) => {
+        await writeOldLockFile(`${lockPath}.target`);
+        await Deno.symlink(`${lockPath}.target`, lockPath);
+      },
+      /symbolic link/,
+    ],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `FileTokenCache.lock() waits on ${name} at the lock path with backoff, never removes it, and times out naming it`,
+    ignore: !isPosix,
+    async fn() {
+      await using tmp = await tempDir();
+      const path = `${tmp.path}/token.json`;
+      const lockPath = `${path}.lock`;
+      await make(lockPath);
+      const before = await Deno.lstat(lockPath);
+      const cache = new FileTokenCache({
+        path,
+        staleLockMs: 1_000,
+        lockTimeoutMs: 200,
+      });
+      let entered = false;
+      const started = Date.now();
+      const { result, calls } = await countLockPathCalls(() =>
+        cache.lock(() => {
+          entered = true;
+          return Promise.resolve();
+        })
+      );
+      assert.ok(Date.now() - started >= 200);
+      assertLockTimeout(result, lockPath, what);
+      assert.equal(entered, false);
+      // Backoff from 5 ms to 100 ms makes about eight attempts in 200 ms; a
+      // busy loop makes thousands.
+      assert.ok(calls < 80, `${calls} file-system calls in 200 ms`);
+      const after = await Deno.lstat(lockPath);
+      assert.equal(after.ino, before.ino);
+      assert.equal(after.isSymlink, before.isSymlink);
+      assert.equal(after.isDirectory, before.isDirectory);
+    },
+  });
+}
+
+Deno.test({
+  name:
+    "FileTokenCache.lock() never removes an abandoned lock file it cannot read (another user's 0600 file)",
+  ignore: !isPosix,
+  async fn() {
+    await using tmp = await tempDir();
+    const dir = `${tmp.path}/cache`;
+    await Deno.mkdir(dir);
+    const lockPath = `${dir}/token.json.lock`;
+    await writeOldLockFile(lockPath);
+    // As root the lock stays root's and the waiter runs as nobody; as
+    // anybody else, mode 000 makes it unreadable to ourselves.
+    if (await isRoot()) await Deno.chmod(lockPath, 0o600);
+    else await Deno.chmod(lockPath, 0o000);
+    const result = await runUnprivileged(
+      tmp.path,
+      `import { FileTokenCache } from ${JSON.stringify(MODULE_URL)};
+const cache = new FileTokenCache({ path: Deno.args[0], staleLockMs: 1000, lockTimeoutMs: 200 });
+try {
+  await cache.lock(() => Promise.resolve());
+  console.log(JSON.stringify({ entered: true }));
+} catch (error) {
+  console.log(JSON.stringify({ code: error.code, message: error.message }));
+}`,
+      ["--allow-read", "--allow-write"],
+      [`${dir}/token.json`],
+      [dir],
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const outcome = JSON.parse(result.stdout);
+    assert.equal(outcome.code, "timeout", result.stdout);
+    assert.ok(outcome.message.includes(`"${lockPath}"`), outcome.message);
+    assert.match(outcome.message, /cannot be read/);
+    await Deno.chmod(lockPath, 0o600);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(lockPath)), {
+      pid: 1,
+      hostname: "elsewhere.invalid",
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "FileTokenCache.lock() never signals a pid that is not a positive integer other than 1",
+  ignore: !isPosix,
+  async fn() {
+    await using tmp = await tempDir();
+    const path = `${tmp.path}/token.json`;
+    const hostname = Deno.readTextFileSync("/etc/hostname").trim();
+    const signalled: unknown[] = [];
+    const kill = Deno.kill;
+    Deno.kill = (pid: number) => {
+      signalled.push(pid);
+    };
+    try {
+      for (
+        const pid of [
+          -20062,
+          -1,
+          0,
+          1,
+          1.5,
+          2 ** 31,
+          2 ** 32 - 20062,
+          Number.MAX_SAFE_INTEGER,
+          "4242",
+          null,
+        ]
+      ) {
+        await Deno.writeTextFile(
+          `${path}.lock`,
+          JSON.stringify({ pid, hostname }),
+        );
+        const cache = new FileTokenCache({ path, lockTimeoutMs: 30 });
+        await assert.rejects(
+          () => cache.lock(() => Promise.resolve()),
+          (error: SpotifyAuthError) => error.code === "timeout",
+        );
+      }
+    } finally {
+      Deno.kill = kill;
+    }
+    assert.deepEqual(signalled, []);
+  },
+});
+
+/**
+ * Runs `source` in a child that waits for a line on stdin, then limits the
+ * child's file size to 0 bytes (`prlimit`), so that its first write to a
+ * file kills it with SIGXFSZ: a crash at the worst moment, every time.
+ */
+async function crashOnFirstWrite(
+  dir: string,
+  source: string,
+  args: string[],
+): Promise<Deno.CommandStatus> {
+  const script = `${dir}/script_${crypto.randomUUID()}.ts`;
+  await Deno.writeTextFile(
+    script,
+    `console.log("ready");
+for await (const _ of Deno.stdin.readable) break;
+${source}`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    // Nothing but the code under test may write: no code cache, no lock file.
+    args: [
+      "run",
+      "--quiet",
+      "--no-config",
+      "--no-code-cache",
+      "--allow-read",
+      "--allow-write",
+      script,
+      ...args,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("ready")) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    seen += value;
+  }
+  const limited = await new Deno.Command("prlimit", {
+    args: ["--pid", String(child.pid), "--fsize=0:0"],
+  }).output();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("go\n"));
+  await writer.close().catch(() => {});
+  while (!(await lines.read()).done) {
+    // Drain stdout until the child is gone.
+  }
+  const status = await child.status;
+  await Deno.remove(script);
+  assert.ok(limited.success, new TextDecoder().decode(limited.stderr));
+  return status;
+}
+
+async function hasPrlimit(): Promise<boolean> {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    return (await new Deno.Command("prlimit", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+const PRLIMIT = await hasPrlimit();
+if (!PRLIMIT && Deno.build.os === "linux") {
+  console.warn("prlimit was not found on PATH: the crash tests are ignored.");
+}
+
+Deno.test({
+  name:
+    "FileTokenCache.lock() leaves no empty lock file when its process dies while taking the lock",
+  ignore: !PRLIMIT,
+  async fn() {
+    await using tmp = await tempDir();
+    const path = `${tmp.path}/token.json`;
+    const status = await crashOnFirstWrite(
+      tmp.path,
+      `import { FileTokenCache } from ${JSON.stringify(MODULE_URL)};
+await new FileTokenCache({ path: Deno.args[0] }).lock(() => Promise.resolve());`,
+      [path],
+    );
+    assert.equal(status.signal, "SIGXFSZ");
+    assert.ok(
+      [...Deno.readDirSync(tmp.path)].length > 0,
+      "the child died before it created any file",
+    );
+    // Either no lock at all, or a whole one: never an empty file that only
+    // ages out.
+    const lock = await Deno.readTextFile(`${path}.lock`).catch(() => null);
+    if (lock !== null) assert.equal(JSON.parse(lock).pid > 1, true, lock);
+    const cache = new FileTokenCache({ path, lockTimeoutMs: 2_000 });
+    assert.equal(await cache.lock(() => Promise.resolve("in")), "in");
+  },
+});
+
+Deno.test({
+  name:
+    "FileTokenCache.set() removes this cache's temporary files older than staleLockMs that a crash left",
+  ignore: !PRLIMIT,
+  async fn() {
+    await using tmp = await tempDir();
+    const dir = tmp.path;
+    const path = `${dir}/token.json`;
+    for (
+      const source of [
+        `await new FileTokenCache({ path: Deno.args[0] }).set({ accessToken: "a", expiresAt: 1 });`,
+        `await new FileTokenCache({ path: Deno.args[0] }).lock(() => Promise.resolve());`,
+      ]
+    ) {
+      const status = await crashOnFirstWrite(
+        dir,
+        `import { FileTokenCache } from ${JSON.stringify(MODULE_URL)};
+${source}`,
+        [path],
+      );
+      assert.equal(status.signal, "SIGXFSZ");
+    }
+    const leftovers = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+    assert.equal(leftovers.length, 2, leftovers.join(", "));
+    // Files of other caches and other programs are not ours to remove.
+    const others = [".other.json.0123456789abcdef.tmp", "notes.tmp"];
+    for (const name of others) await Deno.writeTextFile(`${dir}/${name}`, "");
+    const cache = new FileTokenCache({ path, staleLockMs: 5_000 });
+    // Young temporary files may belong to a writer at work.
+    await cache.set(APP_TOKEN);
+    const names = () =>
+      [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+    assert.deepEqual(names(), [...leftovers, ...others, "token.json"].sort());
+    const old = new Date(Date.now() - 10_000);
+    for (const name of [...leftovers, ...others]) {
+      await Deno.utime(`${dir}/${name}`, old, old);
+    }
+    await cache.set(USER_TOKEN);
+    assert.deepEqual(names(), [...others, "token.json"].sort());
+    assert.deepEqual(await cache.get(), USER_TOKEN);
+  },
+});
+
+Deno.test("FileTokenCache.lock() stops waiting at once when its signal aborts, with the signal's reason", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/token.json`;
+  const holder = new FileTokenCache({ path });
+  const waiter = new FileTokenCache({ path, lockTimeoutMs: 5_000 });
+  const controller = new AbortController();
+  const reason = new Error("closed");
+  let entered = false;
+  await holder.lock(async () => {
+    const waiting = waiter.lock(() => {
+      entered = true;
+      return Promise.resolve();
+    }, { signal: controller.signal });
+    const timer = setTimeout(() => controller.abort(reason), 50);
+    const started = Date.now();
+    const [result] = await Promise.allSettled([waiting]);
+    clearTimeout(timer);
+    assert.deepEqual(result, { status: "rejected", reason });
+    assert.ok(Date.now() - started < 1_000);
+  });
+  assert.equal(entered, false);
+  assert.deepEqual([...Deno.readDirSync(tmp.path)], []);
+});
+
+Deno.test("FileTokenCache.lock() with an aborted signal rejects without taking the lock", async () => {
+  await using tmp = await tempDir();
+  const cache = new FileTokenCache({ path: `${tmp.path}/token.json` });
+  const reason = new Error("closed");
+  let entered = false;
+  await assert.rejects(
+    () =>
+      cache.lock(() => {
+        entered = true;
+        return Promise.resolve();
+      }, { signal: AbortSignal.abort(reason) }),
+    (error) => error === reason,
+  );
+  assert.equal(entered, false);
+  assert.deepEqual([...Deno.readDirSync(tmp.path)], []);
+});
+
+Deno.test("FileTokenCache.lock() lets fn finish when the signal aborts after the lock was taken", async () => {
+  await using tmp = await tempDir();
+  const cache = new FileTokenCache({ path: `${tmp.path}/token.json` });
+  const controller = new AbortController();
+  const result = await cache.lock(() => {
+    controller.abort(new Error("closed"));
+    return Promise.resolve("done");
+  }, { signal: controller.signal });
+  assert.equal(result, "done");
+  assert.deepEqual([...Deno.readDirSync(tmp.path)], []);
+});
+
+Deno.test("FileTokenCache.lock() rejects a signal that is not an AbortSignal with a TypeError", async () => {
+  await using tmp = await tempDir();
+  const cache = new FileTokenCache({ path: `${tmp.path}/token.json` });
+  await assert.rejects(
+    () =>
+      cache.lock(() => Promise.resolve(), {
+        signal: {} as unknown as AbortSignal,
+      }),
+    TypeError,
+  );
+});
+
+Deno.test("FileTokenCache.get() reads a file of exactly 64 KiB and misses a larger one", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/token.json`;
+  const cache = new FileTokenCache({ path });
+  const json = JSON.stringify({ access_token: "a", expires_at: 5 });
+  await Deno.writeTextFile(path, json.padEnd(64 * 1024, " "));
+  assert.deepEqual(await cache.get(), { accessToken: "a", expiresAt: 5 });
+  await Deno.writeTextFile(path, json.padEnd(64 * 1024 + 1, " "));
+  assert.equal(await cache.get(), undefined);
+});
+
+Deno.test({
+  name: "FileTokenCache.get() follows a symbolic link to a regular file",
+  ignore: !isPosix,
+  async fn() {
+    await using tmp = await tempDir();
+    await new FileTokenCache({ path: `${tmp.path}/real.json` }).set(USER_TOKEN);
+    await Deno.symlink(`${tmp.path}/real.json`, `${tmp.path}/token.json`);
+    assert.deepEqual(
+      await new FileTokenCache({ path: `${tmp.path}/token.json` }).get(),
+      USER_TOKEN,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "FileTokenCache.get() misses at once on a FIFO, a device and a huge file instead of hanging",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    const dir = tmp.path;
+    const mkfifo = await new Deno.Command("mkfifo", {
+      args: [`${dir}/fifo.json`],
+    }).output();
+    assert.ok(mkfifo.success);
+    await Deno.symlink("/dev/zero", `${dir}/zero.json`);
+    using huge = await Deno.create(`${dir}/huge.json`);
+    await huge.truncate(1024 * 1024 * 1024);
+    // In a child with a deadline: before the fix, the FIFO blocked forever
+    // and /dev/zero filled memory.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { FileTokenCache } from ${JSON.stringify(MODULE_URL)};
+const results = [];
+for (const name of ["fifo.json", "zero.json", "huge.json"]) {
+  results.push(await new FileTokenCache({ path: ${
+          JSON.stringify(dir)
+        } + "/" + name }).get() ?? null);
+}
+console.log(JSON.stringify(results));`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const output = await child.output();
+    clearTimeout(deadline);
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    assert.deepEqual(
+      JSON.parse(new TextDecoder().decode(output.stdout)),
+      [null, null, null],
+    );
+  },
+});
+
+// ---------------------------------------------------------------------------
+// First use: a corrupt token file must not look like a first run.
+
+const SECRET_ACCESS = "access-secret-in-a-broken-file";
+const SECRET_REFRESH = "refresh-secret-in-a-broken-file";
+
+for (
+  const [name, make, expected] of [
+    ["no file", () => Promise.resolve(), /^no token file at "PATH" yet$/],
+    [
+      "truncated JSON",
+      (path: string) =>
+        Deno.writeTextFile(
+          path,
+          `{"access_token":"${SECRET_ACCESS}","expires_at":17`,
+        ),
+      /not valid JSON/,
+    ],
+    ["an empty file", (path: string) => Deno.writeTextFile(path, ""), /empty/],
+    ["a directory", (path: string) => Deno.mkdir(path), /a directory/],
+    [
+      "a string expires_at next to a valid refresh token",
+      (path: string) =>
+        Deno.writeTextFile(
+          path,
+          JSON.stringify({
+            access_token: SECRET_ACCESS,
+            expires_at: "1999999999",
+            refresh_token: SECRET_REFRESH,
+            scope: null,
+          }),
+        ),
+      /"expires_at" is a string, not a number/,
+    ],
+    [
+      "a missing access_token",
+      (path: string) =>
+        Deno.writeTextFile(
+          path,
+          JSON.stringify({ expires_at: 1, refresh_token: SECRET_REFRESH }),
+        ),
+      /"access_token" is missing/,
+    ],
+    [
+      "an array",
+      (path: string) => Deno.writeTextFile(path, `["${SECRET_ACCESS}"]`),
+      /an array, not an object/,
+    ],
+    [
+      "a file over 64 KiB",
+      (path: string) =>
+        Deno.writeTextFile(
+          path,
+          JSON.stringify({ access_token: SECRET_ACCESS, expires_at: 1 })
+            .padEnd(70_000, " "),
+        ),
+      /larger than 64 KiB/,
+    ],
+    [
+      "a dangling symbolic link",
+      (path: string) => Deno.symlink(`${path}.gone`, path),
+      /symbolic link to a missing file/,
+    ],
+    [
+      "a FIFO",
+      async (path: string) => {
+        const made = await new Deno.Command("mkfifo", { args: [path] })
+          .output();
+        assert.ok(made.success);
+      },
+      /FIFO/,
+    ],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `FileTokenCache's miss description explains ${name} without any token value`,
+    ignore: !isPosix,
+    async fn() {
+      await using tmp = await tempDir();
+      const path = `${tmp.path}/token.json`;
+      await make(path);
+      const cache = new FileTokenCache({ path });
+      assert.equal(await cache.get(), undefined);
+      const description = (await describeCacheMiss(cache))!;
+      assert.match(
+        description,
+        new RegExp(expected.source.replace("PATH", tmp.path + "/token.json")),
+      );
+      if (name !== "no file") {
+        assert.ok(
+          description.startsWith(
+            `the token file "${path}" exists but could not be used (`,
+          ),
+          description,
+        );
+      }
+      assert.ok(!description.includes(SECRET_ACCESS), description);
+      assert.ok(!description.includes(SECRET_REFRESH), description);
+    },
+  });
+}
+
+Deno.test("FileTokenCache's miss description says when the file holds a token without a refresh token", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/token.json`;
+  const cache = new FileTokenCache({ path });
+  await cache.set(APP_TOKEN);
+  const description = (await describeCacheMiss(cache))!;
+  assert.equal(
+    description,
+    `the token file "${path}" holds an access token but no refresh token`,
+  );
+  assert.ok(!description.includes(APP_TOKEN.accessToken));
+});
+
+Deno.test("FileTokenCache's miss description says when a parent of the path is a file", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.path}/file`, "x");
+  const path = `${tmp.path}/file/token.json`;
+  const cache = new FileTokenCache({ path });
+  assert.equal(await cache.get(), undefined);
+  assert.equal(
+    (await describeCacheMiss(cache))!,
+    `no token file at "${path}" (a parent of that path is not a directory)`,
+  );
 });

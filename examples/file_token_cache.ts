@@ -6,8 +6,8 @@
 // With the real Spotify, drop the fake and pass your credentials; the cache
 // needs only --allow-read=PATH --allow-write=DIR for its own file.
 
-import { ClientCredentials, FileTokenCache } from "../mod.ts";
-import { FakeAccountsServer } from "../testing/mod.ts";
+import { ClientCredentials, FileTokenCache } from "@spotify-sdk/auth";
+import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
 
 const dir = Deno.args[0] === undefined
   ? await Deno.makeTempDir({ prefix: "spotify-token-" })
@@ -42,5 +42,15 @@ console.log(
   `the file is mode ${mode.toString(8)} with keys ${
     Object.keys(onDisk).join(", ")
   }`,
+);
+
+// Signing out (or a refresh token Spotify no longer accepts) removes the file.
+const cache = new FileTokenCache({ path });
+await cache.delete();
+const gone = await Deno.stat(path).then(() => false, () => true);
+console.log(
+  `after delete(): ${
+    (await cache.get()) === undefined ? "no token" : "a token"
+  }, the file is ${gone ? "gone" : "still there"}`,
 );
 if (dir !== undefined) await Deno.remove(dir, { recursive: true });
