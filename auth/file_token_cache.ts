@@ -457,8 +457,13 @@ export class FileTokenCache implements TokenCache {
     try {
       // Should the path be swapped for a device after the check above, the
       // read is still bounded.
-      using file = await Deno.open(this.#path, { read: true });
-      bytes = await readAtMost(file, MAX_TOKEN_FILE_BYTES + 1, info.size);
+      // try/finally rather than `using`: the module must parse on Node 20.
+      const file = await Deno.open(this.#path, { read: true });
+      try {
+        bytes = await readAtMost(file, MAX_TOKEN_FILE_BYTES + 1, info.size);
+      } finally {
+        file.close();
+      }
     } catch (error) {
       this.#throwIfAccessDenied(error);
       if (error instanceof Deno.errors.NotFound) return {};
@@ -823,10 +828,14 @@ async function inspectLockPath(path: string): Promise<LockPathState> {
   }
   let content: string;
   try {
-    using file = await Deno.open(path, { read: true });
-    content = decoder.decode(
-      await readAtMost(file, MAX_LOCK_FILE_BYTES, info.size),
-    );
+    const file = await Deno.open(path, { read: true });
+    try {
+      content = decoder.decode(
+        await readAtMost(file, MAX_LOCK_FILE_BYTES, info.size),
+      );
+    } finally {
+      file.close();
+    }
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     if (error instanceof Deno.errors.NotFound) return { kind: "gone" };

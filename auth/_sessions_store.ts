@@ -1,0 +1,149 @@
+// What UserSessions keeps in Deno KV, and how it reads it back:
+//   [...prefix, "session", id]   { signedInAt, expiresAt }   expireIn: session TTL
+//   [...prefix, "token", id]     the session's TokenInfo (KvTokenCache)
+//   [...prefix, "signin", state] a pending sign-in            expireIn: 10 min
+// Every value read back is untrusted (another version of the app, a person
+// with a KV console): a value of the wrong shape reads as absent.
+
+import { backoffDelay } from "./_cache_backoff.ts";
+import { sleep } from "./_timing.ts";
+import type {
+  KvAtomicOperationLike,
+  KvKeyLike,
+  KvLike,
+} from "./kv_token_cache.ts";
+import type { Clock } from "./token.ts";
+
+/** How long a sign-in may take, from `signIn()` to the callback. */
+export const SIGN_IN_TTL_MS = 10 * 60 * 1000;
+
+/** A session id or a sign-in state: 32 random bytes, base64url. */
+const RANDOM_ID = /^[A-Za-z0-9_-]{43}$/;
+
+/** Whether `value` has the shape of an id this module generates. */
+export function isRandomId(value: unknown): value is string {
+  return typeof value === "string" && RANDOM_ID.test(value);
+}
+
+/** A signed-in browser. Times are by the provider clock, in milliseconds. */
+export interface SessionRecord {
+  readonly signedInAt: number;
+  readonly expiresAt: number;
+}
+
+/** A sign-in between `signIn()` and its callback. */
+export interface PendingSignIn {
+  /** Provider clock, milliseconds. */
+  readonly createdAt: number;
+  readonly successUrl: string;
+  readonly codeVerifier?: string;
+}
+
+/** Reads a session record; junk and expired records read as absent. */
+export function sessionFromValue(
+  value: unknown,
+  nowMs: number,
+): SessionRecord | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { signedInAt, expiresAt } = value as Record<string, unknown>;
+  if (!isFiniteNumber(signedInAt) || !isFiniteNumber(expiresAt)) {
+    return undefined;
+  }
+  // KV deletes expired keys lazily: the record's own deadline decides.
+  return nowMs < expiresAt ? { signedInAt, expiresAt } : undefined;
+}
+
+/** Reads a pending sign-in; junk reads as absent. */
+export function pendingFromValue(value: unknown): PendingSignIn | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { createdAt, successUrl, codeVerifier } = value as Record<
+    string,
+    unknown
+  >;
+  if (!isFiniteNumber(createdAt) || typeof successUrl !== "string") {
+    return undefined;
+  }
+  if (codeVerifier !== undefined && typeof codeVerifier !== "string") {
+    return undefined;
+  }
+  return codeVerifier === undefined
+    ? { createdAt, successUrl }
+    : { createdAt, successUrl, codeVerifier };
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+const BUSY_ATTEMPTS = 12;
+const BUSY_BACKOFF_MIN_MS = 5;
+const BUSY_BACKOFF_MAX_MS = 200;
+
+/**
+ * Runs a KV operation, retrying the transient `database is locked` errors
+ * that several processes on one SQLite file see (as `KvTokenCache` does).
+ */
+export async function retryBusy<T>(
+  operation: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isBusyError(error) || attempt + 1 >= BUSY_ATTEMPTS) throw error;
+      await sleep(
+        backoffDelay(attempt, BUSY_BACKOFF_MIN_MS, BUSY_BACKOFF_MAX_MS),
+        signal,
+      );
+    }
+  }
+}
+
+function isBusyError(error: unknown): boolean {
+  return error instanceof Error &&
+    /database (table )?is locked|SQLITE_BUSY/i.test(error.message);
+}
+
+/**
+ * A view of the store for one session's `KvTokenCache`: every write without
+ * its own `expireIn` gets the session's remaining lifetime, so a session's
+ * token never outlives the session in KV (nobody would ever delete it).
+ */
+export function expiringKv(
+  kv: KvLike,
+  expiresAtMs: number,
+  clock: Clock,
+): KvLike {
+  const remaining = () => Math.max(1, Math.ceil(expiresAtMs - clock.now()));
+  const withExpiry = (options?: { expireIn?: number }) =>
+    options?.expireIn === undefined ? { expireIn: remaining() } : options;
+  return {
+    get: (key) => kv.get(key),
+    set: (key, value, options) => kv.set(key, value, withExpiry(options)),
+    delete: (key) => kv.delete(key),
+    atomic: () => {
+      const inner = kv.atomic();
+      const operation: KvAtomicOperationLike = {
+        check: (...checks) => (inner.check(...checks), operation),
+        set: (key: KvKeyLike, value: unknown, options) => (
+          inner.set(key, value, withExpiry(options)), operation
+        ),
+        delete: (key: KvKeyLike) => (inner.delete(key), operation),
+        commit: () => inner.commit(),
+      };
+      return operation;
+    },
+  };
+}
+
+const encoder = new TextEncoder();
+
+/** Compares two strings in time independent of where they differ. */
+export function safeEqual(actual: string, expected: string): boolean {
+  const a = encoder.encode(actual);
+  const b = encoder.encode(expected);
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
+  return difference === 0;
+}
