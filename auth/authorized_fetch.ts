@@ -1,10 +1,17 @@
 /**
- * A `fetch` that authorizes Web API calls with a provider's token.
+ * A `fetch` that authorizes Web API calls with a provider's token, and
+ * copes with the Web API's `401`, `429` and passing `5xx` answers.
  *
  * @module
  */
 
-import type { GetAccessTokenOptions } from "./provider_options.ts";
+import { parseRetryAfter } from "./_retry_after.ts";
+import { sleep } from "./_timing.ts";
+import {
+  checkNumberOption,
+  describeValue,
+  type GetAccessTokenOptions,
+} from "./provider_options.ts";
 import type { AuthProvider } from "./token.ts";
 
 /**
@@ -20,7 +27,13 @@ import type { AuthProvider } from "./token.ts";
  *
  * const server = new FakeAccountsServer();
  * const { accessToken } = server.issueTokens({ scope: "user-read-private" });
- * const options: AuthorizedFetchOptions = { fetch: server.fetch };
+ * const options: AuthorizedFetchOptions = {
+ *   fetch: server.fetch,
+ *   maxRetryAfterSeconds: 10, // a longer rate limit comes back as the 429
+ *   maxRateLimitRetries: 3,
+ *   retryDelayMs: 500,
+ *   maxRetries: 2,
+ * };
  * const spotifyFetch = createAuthorizedFetch(new FakeAuthProvider(accessToken), options);
  * const me = await spotifyFetch("https://api.spotify.com/v1/me");
  * console.log((await me.json()).id); // "test-user"
@@ -28,26 +41,80 @@ import type { AuthProvider } from "./token.ts";
  */
 export interface AuthorizedFetchOptions {
   /**
-   * The `fetch` that sends the authorized requests.
+   * The `fetch` that sends the authorized requests. Redirects are left to
+   * it (the standard `fetch` drops `Authorization` on a redirect to another
+   * origin).
    *
    * @default {globalThis.fetch}
    */
   fetch?: typeof fetch;
+  /**
+   * The longest `Retry-After` of a `429` that is waited out, in seconds. A
+   * longer one (or a missing or malformed one) returns the `429` at once.
+   *
+   * @default {60}
+   */
+  maxRetryAfterSeconds?: number;
+  /**
+   * How many times one call waits out a `429` and sends again.
+   *
+   * @default {3}
+   */
+  maxRateLimitRetries?: number;
+  /**
+   * First backoff before retrying a `502`, `503` or `504`, in
+   * milliseconds; doubles per retry, with full jitter.
+   *
+   * @default {500}
+   */
+  retryDelayMs?: number;
+  /**
+   * How many times one `GET` or `HEAD` call is retried after a `502`,
+   * `503` or `504`. Other methods are never retried on these.
+   *
+   * @default {2}
+   */
+  maxRetries?: number;
 }
 
 type RefreshingProvider = {
   getAccessToken(options?: GetAccessTokenOptions): Promise<string>;
 };
 
+const OWNER = "createAuthorizedFetch";
+// setTimeout fires at once above this; nobody means to wait longer anyway.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const PASSING_SERVER_ERRORS = new Set([502, 503, 504]);
+
 /**
  * Wraps `fetch` so that every request carries `Authorization: Bearer …` from
- * `provider`. On a `401`, it forces one refresh and retries once, when the
- * provider hands out a different token (the built-in providers support
- * `forceRefresh`).
+ * `provider`, and retries what is safe to retry:
+ *
+ * - `401`: forces one refresh and sends once more with the new token (when
+ *   the provider hands out a different one; the built-in providers support
+ *   `forceRefresh`).
+ * - `429`: waits `Retry-After` (delta-seconds or an HTTP date) and sends
+ *   again, at most `maxRateLimitRetries` times, for any method. A
+ *   `Retry-After` above `maxRetryAfterSeconds`, a missing or malformed one,
+ *   or no retries left: the `429` is returned at once, never a long hang.
+ * - `502`, `503`, `504`: retried with backoff (`retryDelayMs`, doubling,
+ *   full jitter) up to `maxRetries` times, for `GET` and `HEAD` only. A
+ *   `500` is returned as it is.
+ *
+ * Each kind has its own budget within one call; `429` and `5xx` never force
+ * a refresh. A response that is retried is cancelled first; the request
+ * body is sent again whole on every retry. The request's `signal` is
+ * honoured while waiting, and an already-aborted signal rejects with its
+ * reason before anything is sent. `authorization_required` from the
+ * provider (also from the refresh after a `401`) rejects the call: send the
+ * user to sign in again.
  *
  * @param provider Where tokens come from.
- * @param options The underlying `fetch`.
+ * @param options The underlying `fetch` and the retry limits.
  * @returns A function with the signature of `fetch`.
+ * @throws {TypeError} If `provider` has no `getAccessToken()`, or an option
+ * has the wrong type.
+ * @throws {RangeError} If a numeric option is out of range.
  *
  * @example Call the Web API with an app token
  * ```ts
@@ -70,32 +137,197 @@ export function createAuthorizedFetch(
   provider: AuthProvider,
   options: AuthorizedFetchOptions = {},
 ): typeof fetch {
-  const send = options.fetch ?? globalThis.fetch;
   if (typeof provider?.getAccessToken !== "function") {
     throw new TypeError(
-      "createAuthorizedFetch: pass a provider with getAccessToken(), such as ClientCredentials or AuthorizationCode",
+      `${OWNER}: pass a provider with getAccessToken(), such as ClientCredentials or AuthorizationCode`,
     );
   }
+  if (options.fetch !== undefined && typeof options.fetch !== "function") {
+    throw new TypeError(
+      `${OWNER}: "fetch" must be a function like globalThis.fetch, got ${
+        describeValue(options.fetch)
+      }`,
+    );
+  }
+  checkNumberOption(
+    OWNER,
+    "maxRetryAfterSeconds",
+    options.maxRetryAfterSeconds,
+    {
+      unit: "seconds",
+      min: 0,
+    },
+  );
+  checkNumberOption(OWNER, "maxRateLimitRetries", options.maxRateLimitRetries, {
+    min: 0,
+    integer: true,
+  });
+  checkNumberOption(OWNER, "retryDelayMs", options.retryDelayMs, {
+    unit: "milliseconds",
+    min: 0,
+  });
+  checkNumberOption(OWNER, "maxRetries", options.maxRetries, {
+    min: 0,
+    integer: true,
+  });
+  // Looked up per call and called on globalThis: browsers refuse a fetch
+  // detached from its global.
+  const send: typeof fetch = options.fetch ??
+    ((input, init) => globalThis.fetch(input, init));
+  const maxRetryAfterMs = (options.maxRetryAfterSeconds ?? 60) * 1000;
+  const maxRateLimitRetries = options.maxRateLimitRetries ?? 3;
+  const retryDelayMs = options.retryDelayMs ?? 500;
+  const maxRetries = options.maxRetries ?? 2;
   const tokens = provider as RefreshingProvider;
-  return async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    // Keep an unread copy of the body in case the request is sent again.
-    const retry = request.body === null ? request : request.clone();
-    const token = await tokens.getAccessToken({ signal: request.signal });
-    const response = await send(authorize(request, token));
-    if (response.status !== 401) return response;
-    const fresh = await tokens.getAccessToken({
-      forceRefresh: true,
-      signal: request.signal,
-    });
-    if (fresh === token) return response;
-    await response.body?.cancel();
-    return send(authorize(retry, fresh));
+
+  async function run(
+    attempt: (token: string) => Promise<Response>,
+    signal: AbortSignal | null | undefined,
+    idempotent: boolean,
+  ): Promise<Response> {
+    let refreshesLeft = 1;
+    let rateLimitRetriesLeft = maxRateLimitRetries;
+    let serverErrorRetries = 0;
+    const tokenOptions = signal ? { signal } : undefined;
+    let token = await tokens.getAccessToken(tokenOptions);
+    for (;;) {
+      signal?.throwIfAborted();
+      const response = await attempt(token);
+      const status = response.status;
+      if (status === 401 && refreshesLeft > 0) {
+        refreshesLeft--;
+        let fresh: string;
+        try {
+          fresh = await tokens.getAccessToken({
+            ...tokenOptions,
+            forceRefresh: true,
+          });
+        } catch (error) {
+          await discard(response);
+          throw error;
+        }
+        if (fresh === token) return response;
+        await discard(response);
+        token = fresh;
+        continue;
+      }
+      let waitMs: number;
+      if (status === 429) {
+        const retryAfterMs = parseRetryAfter(
+          response.headers.get("retry-after"),
+          Date.now(),
+        );
+        if (
+          rateLimitRetriesLeft === 0 || retryAfterMs === undefined ||
+          retryAfterMs > maxRetryAfterMs
+        ) {
+          return response;
+        }
+        rateLimitRetriesLeft--;
+        waitMs = retryAfterMs;
+      } else if (
+        PASSING_SERVER_ERRORS.has(status) && idempotent &&
+        serverErrorRetries < maxRetries
+      ) {
+        waitMs = Math.random() *
+          Math.min(retryDelayMs * 2 ** serverErrorRetries, MAX_TIMER_MS);
+        serverErrorRetries++;
+      } else {
+        return response;
+      }
+      await discard(response);
+      await sleep(Math.min(waitMs, MAX_TIMER_MS), signal);
+      // The token may have expired during the wait: the hot path is cheap.
+      token = await tokens.getAccessToken(tokenOptions);
+    }
+  }
+
+  return (input: RequestInfo | URL, init?: RequestInit) => {
+    if (!(input instanceof Request) && isReplayable(init?.body)) {
+      // The common case: the caller's arguments are passed on with the
+      // header added, no Request built (it would cost more than an
+      // in-process fake's whole answer), and the body sent again as given.
+      const signal = init?.signal;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      const method = String(init?.method ?? "GET").toUpperCase();
+      return run(
+        (token) =>
+          send(input, {
+            ...init,
+            headers: withAuthorization(init?.headers, `Bearer ${token}`),
+          }),
+        signal,
+        method === "GET" || method === "HEAD",
+      );
+    }
+    return runRequest(input, init);
   };
+
+  async function runRequest(
+    input: RequestInfo | URL,
+    init: RequestInit | undefined,
+  ): Promise<Response> {
+    // Our own copy: the caller's Request keeps its headers.
+    const request = new Request(input, init);
+    const signal = request.signal;
+    signal.throwIfAborted();
+    // Buffered once so that every retry sends the same bytes.
+    const body = request.body === null ? null : await request.arrayBuffer();
+    return run(
+      (token) => {
+        request.headers.set("authorization", `Bearer ${token}`);
+        return send(body === null ? request : new Request(request, { body }));
+      },
+      signal,
+      request.method === "GET" || request.method === "HEAD",
+    );
+  }
 }
 
-function authorize(request: Request, token: string): Request {
-  const authorized = new Request(request);
-  authorized.headers.set("authorization", `Bearer ${token}`);
-  return authorized;
+/**
+ * Whether `fetch` can be given this body again on a retry: everything but a
+ * stream (read once) or something `fetch` would have to interpret.
+ */
+function isReplayable(body: BodyInit | null | undefined): boolean {
+  return body == null || typeof body === "string" ||
+    body instanceof URLSearchParams || body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) || body instanceof Blob ||
+    body instanceof FormData;
+}
+
+/** `headers` with `Authorization` set to `value`, whatever their form. */
+function withAuthorization(
+  headers: HeadersInit | undefined,
+  value: string,
+): HeadersInit {
+  if (headers == null) return { authorization: value };
+  if (headers instanceof Headers) {
+    const copy = new Headers(headers);
+    copy.set("authorization", value);
+    return copy;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === "function") {
+    const pairs = Array.from(headers as Iterable<[string, string]>).filter(
+      ([name]) => String(name).toLowerCase() !== "authorization",
+    );
+    pairs.push(["authorization", value]);
+    return pairs;
+  }
+  const copy: Record<string, string> = {};
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() !== "authorization") {
+      copy[name] = (headers as Record<string, string>)[name];
+    }
+  }
+  copy.authorization = value;
+  return copy;
+}
+
+/** Frees a response that will not be read (its connection, its stream). */
+async function discard(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // Already read or locked by the underlying fetch: nothing left to free.
+  }
 }
