@@ -1,22 +1,41 @@
 /**
  * Spotify authentication for Deno and TypeScript: client credentials,
  * authorization code (confidential and PKCE), automatic refresh, and
- * pluggable token caches. See `./auth/mod.ts` for the full tour.
+ * pluggable token caches.
  *
- * @example Get an app token
+ * - {@linkcode ClientCredentials}: app tokens (no user).
+ * - {@linkcode AuthorizationCode}: user tokens, confidential or PKCE, with
+ *   the authorize URL, callback checks, code exchange and automatic refresh;
+ *   {@linkcode authorizeLocal} runs the whole login for a CLI.
+ * - Token caches: {@linkcode InMemoryTokenCache} (default),
+ *   {@linkcode FileTokenCache} (shares the Python SDK's file format) and
+ *   {@linkcode KvTokenCache} (Deno KV, for fleets of processes);
+ *   {@linkcode RedisTokenCache} shares one token across machines.
+ * - {@linkcode createAuthorizedFetch}: a `fetch` that adds the bearer token,
+ *   refreshes once on `401`, waits out short `429` rate limits and retries
+ *   passing `5xx` answers of `GET` requests.
+ * - {@linkcode toSpotifyApiAuth}: our providers under the official
+ *   `@spotify/web-api-ts-sdk`.
+ * - {@linkcode UserSessions}: "Sign in with Spotify" for web apps with many
+ *   users: cookies, CSRF state, one token per session in Deno KV.
+ *
+ * Every provider reads missing credentials from `SPOTIFY_SDK_CLIENT_ID`,
+ * `SPOTIFY_SDK_CLIENT_SECRET` and `SPOTIFY_SDK_REDIRECT_URI`. Test doubles,
+ * including a strict fake of the accounts service, are in
+ * `@spotify-sdk/auth/testing`.
+ *
+ * @example An app token from the fake accounts service
  * ```ts
  * import { ClientCredentials } from "@spotify-sdk/auth";
  * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
  *
- * // Leave out `fetch` (and pass your credentials, or set
- * // SPOTIFY_SDK_CLIENT_ID / SPOTIFY_SDK_CLIENT_SECRET) to talk to Spotify.
  * const server = new FakeAccountsServer();
  * await using auth = new ClientCredentials({
  *   clientId: "test-client-id",
  *   clientSecret: "test-client-secret",
- *   fetch: server.fetch,
+ *   fetch: server.fetch, // leave out to talk to accounts.spotify.com
  * });
- * const token = await auth.getAccessToken();
+ * console.log(await auth.getAccessToken());
  * ```
  *
  * @module

@@ -3,9 +3,14 @@
 // validation of the response as untrusted input.
 
 import { base64EncodeUtf8 } from "./_encoding.ts";
+import { parseRetryAfter } from "./_retry_after.ts";
 import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
-import type { ProviderOptions } from "./provider_options.ts";
+import {
+  checkProviderOptions,
+  describeValue,
+  type ProviderOptions,
+} from "./provider_options.ts";
 import type { Clock, TokenInfo } from "./token.ts";
 
 const DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com";
@@ -14,6 +19,8 @@ const MAX_BACKOFF_MS = 8_000;
 const MAX_RETRY_AFTER_MS = 60_000;
 // expires_in beyond ~68 years is not a real token lifetime.
 const MAX_EXPIRES_IN = 2 ** 31;
+// A token answer is a few hundred bytes; no body is read past this.
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** The client as the token endpoint sees it. */
 export interface ClientCredentialsPair {
@@ -32,49 +39,26 @@ export interface EndpointSettings {
   clock: Clock;
 }
 
-/** Validates and fills in the endpoint part of the provider options. */
+/**
+ * Validates the provider options (all of them, see `checkProviderOptions`)
+ * and fills in the endpoint part.
+ */
 export function resolveEndpointSettings(
   owner: string,
   options: ProviderOptions,
 ): EndpointSettings {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new RangeError(
-      `${owner}: "timeoutMs" must be a positive number of milliseconds, got ${timeoutMs}`,
-    );
-  }
-  const maxRetries = options.maxRetries ?? 3;
-  if (!(Number.isInteger(maxRetries) && maxRetries >= 0)) {
-    throw new RangeError(
-      `${owner}: "maxRetries" must be a whole number >= 0, got ${maxRetries}`,
-    );
-  }
-  const retryDelayMs = options.retryDelayMs ?? 500;
-  if (!(Number.isFinite(retryDelayMs) && retryDelayMs >= 0)) {
-    throw new RangeError(
-      `${owner}: "retryDelayMs" must be a number of milliseconds >= 0, got ${retryDelayMs}`,
-    );
-  }
+  checkProviderOptions(owner, options);
   // Browsers throw "Illegal invocation" when their fetch is called as a
   // method of another object, so the default always calls it on globalThis.
   const fetchFn: typeof fetch = options.fetch ??
     ((input, init) => globalThis.fetch(input, init));
-  if (typeof fetchFn !== "function") {
-    throw new TypeError(
-      `${owner}: "fetch" must be a function like globalThis.fetch`,
-    );
-  }
-  const clock = options.clock ?? Date;
-  if (typeof clock?.now !== "function") {
-    throw new TypeError(`${owner}: "clock" must have a now() method`);
-  }
   return {
     fetch: fetchFn,
     accountsUrl: resolveAccountsUrl(owner, options.accountsUrl),
-    timeoutMs,
-    maxRetries,
-    retryDelayMs,
-    clock,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    maxRetries: options.maxRetries ?? 3,
+    retryDelayMs: options.retryDelayMs ?? 500,
+    clock: options.clock ?? Date,
   };
 }
 
@@ -85,17 +69,24 @@ function resolveAccountsUrl(owner: string, accountsUrl?: string): string {
     url = new URL(accountsUrl);
   } catch {
     throw new TypeError(
-      `${owner}: "accountsUrl" must be an absolute URL such as "https://accounts.spotify.com"`,
+      `${owner}: "accountsUrl" must be an absolute URL such as "https://accounts.spotify.com", got ${
+        describeValue(accountsUrl)
+      }`,
     );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new TypeError(`${owner}: "accountsUrl" must be an http(s) URL`);
+    throw new TypeError(
+      `${owner}: "accountsUrl" must be an http(s) URL, got ${
+        describeValue(accountsUrl)
+      }`,
+    );
   }
   return url.href.replace(/\/+$/, "");
 }
 
 type Attempt =
   | { kind: "response"; status: number; headers: Headers; body: string }
+  | { kind: "too_large"; status: number }
   | { kind: "timeout" }
   | { kind: "network"; cause: unknown };
 
@@ -153,50 +144,170 @@ export class TokenEndpoint {
       }
       if (!failure.retryable || retry >= maxRetries) throw failure.error;
       const retryAfterMs = attempt.kind === "response"
-        ? parseRetryAfter(attempt.headers.get("retry-after"), clock)
+        ? parseRetryAfter(attempt.headers.get("retry-after"), clock.now())
         : undefined;
       if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) {
         throw failure.error;
       }
-      const delayMs = retryAfterMs ??
-        Math.random() * Math.min(MAX_BACKOFF_MS, retryDelayMs * 2 ** retry);
-      await sleep(delayMs, signal);
+      await sleep(retryAfterMs ?? backoffDelayMs(retryDelayMs, retry), signal);
     }
   }
 
   async #attempt(init: RequestInit, signal?: AbortSignal): Promise<Attempt> {
     const controller = new AbortController();
     let timedOut = false;
-    const onAbort = () => controller.abort(signal?.reason);
+    // Rejects on timeout or abort. Every await below races it, so the
+    // attempt settles on time even when an injected fetch (or the body it
+    // returns) ignores the abort signal.
+    let stop!: (reason: unknown) => void;
+    const stopped = new Promise<never>((_, reject) => (stop = reject));
+    stopped.catch(() => {});
+    const onAbort = () => {
+      controller.abort(signal?.reason);
+      stop(signal?.reason);
+    };
     signal?.addEventListener("abort", onAbort, { once: true });
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(
-        new DOMException("Token request timed out", "TimeoutError"),
+      const reason = new DOMException(
+        "Token request timed out",
+        "TimeoutError",
       );
+      controller.abort(reason);
+      stop(reason);
     }, this.#settings.timeoutMs);
+    const fetched = callFetch(this.#settings.fetch, this.#tokenUrl, {
+      ...init,
+      signal: controller.signal,
+    });
+    let response: Response | undefined;
     try {
-      const fetchFn = this.#settings.fetch;
-      const response = await fetchFn(this.#tokenUrl, {
-        ...init,
-        signal: controller.signal,
-      });
-      const body = await response.text();
+      response = await Promise.race([fetched, stopped]);
+      const ok = response.status >= 200 && response.status < 300;
+      const { text, truncated } = await readCapped(response, stopped);
+      if (ok && truncated) {
+        return { kind: "too_large", status: response.status };
+      }
       return {
         kind: "response",
         status: response.status,
         headers: response.headers,
-        body,
+        body: text,
       };
     } catch (cause) {
+      if (response === undefined) {
+        // Given up on: release whatever it still delivers.
+        fetched.then((late) => discardBody(late), () => {});
+      }
       if (signal?.aborted) throw signal.reason;
       if (timedOut) return { kind: "timeout" };
+      // Missing --allow-net is configuration, not an outage: no retry, and
+      // the caller sees Deno's own message naming the flag.
+      if (isPermissionError(cause)) throw cause;
       return { kind: "network", cause };
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
   }
+}
+
+/**
+ * The backoff before retry number `retry + 1` (0-based): full jitter over
+ * `retryDelayMs * 2^retry`, capped at 8 s.
+ */
+export function backoffDelayMs(
+  retryDelayMs: number,
+  retry: number,
+  random: () => number = Math.random,
+): number {
+  return random() * Math.min(MAX_BACKOFF_MS, retryDelayMs * 2 ** retry);
+}
+
+function callFetch(
+  fetchFn: typeof fetch,
+  url: string,
+  init: RequestInit,
+): Promise<Response> {
+  try {
+    // Called without a receiver: a browser's fetch refuses any `this` but
+    // the global one.
+    return Promise.resolve(fetchFn(url, init));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Reads at most {@linkcode MAX_BODY_BYTES} of the body, then cancels the
+ * rest: a token answer is a few hundred bytes, and an endless body must not
+ * fill the memory.
+ */
+async function readCapped(
+  response: Response,
+  stopped: Promise<never>,
+): Promise<{ text: string; truncated: boolean }> {
+  const body = response.body;
+  // Duck-typed: a stream from another realm or runtime is still a stream.
+  if (typeof body?.getReader !== "function") {
+    // No body, or a hand-made response object from an injected fetch.
+    const text = typeof response.text === "function"
+      ? await Promise.race([response.text(), stopped])
+      : "";
+    const truncated = text.length > MAX_BODY_BYTES;
+    return { text: truncated ? "" : text, truncated };
+  }
+  const declared = Number(response.headers.get("content-length"));
+  if (declared > MAX_BODY_BYTES) {
+    discardBody(response);
+    return { text: "", truncated: true };
+  }
+  const reader = body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let done = false;
+  let truncated = false;
+  try {
+    while (!done && !truncated) {
+      const next = await Promise.race([reader.read(), stopped]);
+      if (next.done) {
+        done = true;
+      } else if (size + next.value.byteLength > MAX_BODY_BYTES) {
+        truncated = true;
+        chunks.push(next.value.subarray(0, MAX_BODY_BYTES - size));
+        size = MAX_BODY_BYTES;
+      } else {
+        chunks.push(next.value);
+        size += next.value.byteLength;
+      }
+    }
+  } finally {
+    // Not awaited: a body that ignores cancellation must not hold us.
+    if (!done) reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { text: new TextDecoder().decode(bytes), truncated };
+}
+
+function discardBody(response: Response): void {
+  if (response.body !== null && !response.bodyUsed) {
+    response.body.cancel().catch(() => {});
+  }
+}
+
+function isPermissionError(error: unknown): boolean {
+  const NotCapable = (globalThis as {
+    Deno?: { errors?: { NotCapable?: new (...args: never[]) => Error } };
+  }).Deno?.errors?.NotCapable;
+  if (typeof NotCapable === "function" && error instanceof NotCapable) {
+    return true;
+  }
+  return error instanceof Error && error.name === "NotCapable";
 }
 
 interface Failure {
@@ -206,6 +317,14 @@ interface Failure {
 
 function classify(attempt: Attempt): Failure | undefined {
   switch (attempt.kind) {
+    case "too_large":
+      return {
+        retryable: false,
+        error: invalidResponse(
+          `the body is larger than ${MAX_BODY_BYTES / 1024} KiB`,
+          attempt.status,
+        ),
+      };
     case "timeout":
       return {
         retryable: true,
@@ -296,6 +415,16 @@ function parseTokenResponse(
   if (typeof access_token !== "string" || access_token === "") {
     throw invalidResponse("access_token is missing or not a string", status);
   }
+  // It goes into an Authorization header: a CR/LF would make Headers throw
+  // with the token in its message, and a control character in a header is
+  // never legitimate.
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(access_token)) {
+    throw invalidResponse(
+      "access_token contains a control character, which an HTTP header cannot carry",
+      status,
+    );
+  }
   if (
     token_type !== undefined && token_type !== null &&
     (typeof token_type !== "string" || token_type.toLowerCase() !== "bearer")
@@ -346,15 +475,4 @@ function isOptionalString(value: unknown): value is string | undefined | null {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function parseRetryAfter(
-  header: string | null,
-  clock: Clock,
-): number | undefined {
-  if (header === null) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - clock.now());
 }

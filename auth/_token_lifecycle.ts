@@ -5,7 +5,10 @@
 import { describeCacheMiss } from "./_cache_token.ts";
 import type { TokenDetails } from "./_provider_internals.ts";
 import { SpotifyAuthError } from "./errors.ts";
-import type { GetAccessTokenOptions } from "./provider_options.ts";
+import {
+  describeValue,
+  type GetAccessTokenOptions,
+} from "./provider_options.ts";
 import type { Clock, TokenCache, TokenInfo } from "./token.ts";
 
 /** What a refresh grant needs from the token it replaces. */
@@ -57,14 +60,6 @@ export function resolveSkewSeconds(owner: string, skewSeconds = 30): number {
     );
   }
   return skewSeconds;
-}
-
-/** Shows a value with its type, for option errors. */
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "number") return String(value);
-  if (value === null) return "null";
-  return `a value of type ${typeof value}`;
 }
 
 export class TokenLifecycle {

@@ -5,17 +5,22 @@
  */
 
 import { resolveOption } from "./_env.ts";
+import {
+  checkNumberOption,
+  checkPkceOptions,
+  checkProviderOptions,
+  checkRedirectUriOption,
+  describeValue,
+} from "./provider_options.ts";
 import { resolveEndpointSettings, TokenEndpoint } from "./_token_endpoint.ts";
 import {
   type RefreshSource,
   resolveSkewSeconds,
   TokenLifecycle,
 } from "./_token_lifecycle.ts";
-import { type TokenDetails, tokenDetails } from "./_provider_internals.ts";
-import {
-  authorizeLocal,
-  type AuthorizeLocalOptions,
-} from "./authorize_local.ts";
+import { registerTokenDetails } from "./_provider_internals.ts";
+import type { AuthorizeLocalOptions } from "./authorize_local.ts";
+import { localLogin } from "./_local_login.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import {
   createCodeChallenge,
@@ -305,7 +310,8 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
    * @throws {RangeError} If a numeric option is out of range.
    */
   constructor(options: AuthorizationCodeOptions = {}) {
-    this.#pkce = options.pkce === true;
+    checkProviderOptions(OWNER, options);
+    this.#pkce = checkPkceOptions(OWNER, options);
     this.#clientId = resolveOption(
       OWNER,
       "clientId",
@@ -318,13 +324,15 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       options.clientSecret,
       "SPOTIFY_SDK_CLIENT_SECRET",
     );
-    this.#redirectUri = checkRedirectUri(
+    this.#redirectUri = checkRedirectUriOption(
+      OWNER,
       resolveOption(
         OWNER,
         "redirectUri",
         options.redirectUri,
         "SPOTIFY_SDK_REDIRECT_URI",
       ),
+      options.redirectUri === undefined,
     );
     this.#scope = normalizeScope(options.scope);
     if (
@@ -335,17 +343,10 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
         `${OWNER}: "refreshToken" must be a non-empty string`,
       );
     }
-    if (
-      options.authorizedAt !== undefined &&
-      !(typeof options.authorizedAt === "number" &&
-        Number.isFinite(options.authorizedAt) && options.authorizedAt >= 0)
-    ) {
-      throw new TypeError(
-        `${OWNER}: "authorizedAt" must be the Unix time in seconds of the sign-in, got ${
-          describeOptionValue(options.authorizedAt)
-        }`,
-      );
-    }
+    checkNumberOption(OWNER, "authorizedAt", options.authorizedAt, {
+      unit: "seconds (Unix time of the sign-in)",
+      min: 0,
+    });
     if (
       options.authorizedAt !== undefined && options.refreshToken === undefined
     ) {
@@ -353,17 +354,13 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
         `${OWNER}: "authorizedAt" goes with "refreshToken": pass both, or neither`,
       );
     }
+    checkNumberOption(
+      OWNER,
+      "refreshTokenLifetimeSeconds",
+      options.refreshTokenLifetimeSeconds,
+      { unit: "seconds", min: 0, exclusive: true },
+    );
     const lifetime = options.refreshTokenLifetimeSeconds ?? 15_552_000;
-    if (
-      !(typeof lifetime === "number" && Number.isFinite(lifetime) &&
-        lifetime > 0)
-    ) {
-      throw new RangeError(
-        `${OWNER}: "refreshTokenLifetimeSeconds" must be a number of seconds > 0, got ${
-          describeOptionValue(lifetime)
-        }`,
-      );
-    }
     this.#refreshTokenLifetimeSeconds = lifetime;
     if (
       options.onAuthorizationLost !== undefined &&
@@ -371,7 +368,7 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
     ) {
       throw new TypeError(
         `${OWNER}: "onAuthorizationLost" must be a function, got ${
-          describeOptionValue(options.onAuthorizationLost)
+          describeValue(options.onAuthorizationLost)
         }`,
       );
     }
@@ -402,6 +399,7 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
           : { onAuthorizationLost: options.onAuthorizationLost }),
       },
     );
+    registerTokenDetails(this, () => this.#lifecycle.tokenDetails());
   }
 
   /** The redirect URI this provider uses. */
@@ -682,7 +680,7 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
 
   /**
    * Runs the whole login for a CLI: a loopback server, the browser, the
-   * callback, the exchange. See {@linkcode authorizeLocal}.
+   * callback, the exchange. Same as `authorizeLocal(auth, options)`.
    *
    * @param options Browser, timeout, abort and dialog options.
    * @returns The new token.
@@ -697,7 +695,7 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
    * ```
    */
   authorizeLocal(options?: AuthorizeLocalOptions): Promise<TokenInfo> {
-    return authorizeLocal(this, options);
+    return localLogin(this, options);
   }
 
   /**
@@ -792,16 +790,6 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
    */
   signOut(): Promise<void> {
     return this.#lifecycle.signOut();
-  }
-
-  /** For the package's adapters: the token with its expiry and clock. */
-  async [tokenDetails](): Promise<TokenDetails> {
-    const token = await this.#lifecycle.getToken();
-    return {
-      accessToken: token.accessToken,
-      expiresAt: token.expiresAt,
-      nowMs: this.#lifecycle.now(),
-    };
   }
 
   /**
@@ -923,14 +911,4 @@ function safeEqual(actual: string, expected: string): boolean {
   let difference = a.length ^ b.length;
   for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
   return difference === 0;
-}
-
-/** Shows an option's value with its type, for error messages. */
-function describeOptionValue(value: unknown): string {
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "number" || typeof value === "boolean") {
-    return `${typeof value} ${String(value)}`;
-  }
-  if (value === null) return "null";
-  return `a value of type ${typeof value}`;
 }

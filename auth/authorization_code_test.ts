@@ -490,7 +490,7 @@ Deno.test("AuthorizationCode reads the redirect URI from the environment", async
 });
 
 Deno.test("AuthorizationCode never shows its secret, tokens, code or verifier", async () => {
-  const { server, auth } = setup({ pkce: true });
+  const { server, auth } = setup({ pkce: true, clientSecret: undefined });
   await using _ = auth;
   const { url, state, codeVerifier } = await auth.createAuthorizationRequest();
   const code = AuthorizationCode.parseResponseUrl(await server.authorize(url), {
@@ -498,6 +498,9 @@ Deno.test("AuthorizationCode never shows its secret, tokens, code or verifier", 
   });
   const token = await auth.exchangeCode(code, { codeVerifier });
   const reuse = await auth.exchangeCode(code, { codeVerifier }).catch((e) => e);
+  // The error below is only worth inspecting if reusing the code failed.
+  assert.ok(reuse instanceof SpotifyAuthError, String(reuse));
+  assert.equal(reuse.code, "invalid_grant");
   const shown = [
     Deno.inspect(auth, { depth: 10, showHidden: true }),
     JSON.stringify(auth),

@@ -7,7 +7,7 @@
 import { resolveOption } from "./_env.ts";
 import { resolveEndpointSettings, TokenEndpoint } from "./_token_endpoint.ts";
 import { resolveSkewSeconds, TokenLifecycle } from "./_token_lifecycle.ts";
-import { type TokenDetails, tokenDetails } from "./_provider_internals.ts";
+import { registerTokenDetails } from "./_provider_internals.ts";
 import type {
   GetAccessTokenOptions,
   ProviderOptions,
@@ -76,7 +76,10 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
    *
    * @param options Credentials, cache, timing and transport options.
    * @throws {TypeError} If the client ID or secret is missing from both the
-   * options and the environment, or an option has the wrong type.
+   * options and the environment, or an option has the wrong type (the
+   * message shows the value and its type, e.g. `"timeoutMs" must be a number
+   * of milliseconds > 0, got the string "1000"`; `tokenCache` needs `get()`
+   * and `set()`).
    * @throws {RangeError} If a numeric option is out of range.
    */
   constructor(options: ClientCredentialsOptions = {}) {
@@ -104,6 +107,7 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
       (_stale, signal) =>
         endpoint.request({ grant_type: "client_credentials" }, signal),
     );
+    registerTokenDetails(this, () => this.#lifecycle.tokenDetails());
   }
 
   /**
@@ -114,20 +118,12 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
    * @returns The access token.
    * @throws {SpotifyAuthError} When Spotify refuses the request or cannot be
    * reached after retries.
+   * @throws {Deno.errors.NotCapable} At once, without retrying, when Deno
+   * lacks `--allow-net` for the accounts host.
    * @throws {TypeError} After `close()`.
    */
   getAccessToken(options?: GetAccessTokenOptions): Promise<string> {
     return this.#lifecycle.getAccessToken(options);
-  }
-
-  /** For the package's adapters: the token with its expiry and clock. */
-  async [tokenDetails](): Promise<TokenDetails> {
-    const token = await this.#lifecycle.getToken();
-    return {
-      accessToken: token.accessToken,
-      expiresAt: token.expiresAt,
-      nowMs: this.#lifecycle.now(),
-    };
   }
 
   /**

@@ -462,3 +462,49 @@ Deno.test("ClientCredentials talks to the fake over real HTTP", async () => {
   assert.equal(me.status, 403);
   await me.body?.cancel();
 });
+
+Deno.test("ClientCredentials calls the default fetch without a receiver, as browsers require", async () => {
+  const server = new FakeAccountsServer();
+  const original = globalThis.fetch;
+  let calls = 0;
+  // Like a browser's fetch: "Illegal invocation" unless called on the global.
+  globalThis.fetch = function (
+    this: unknown,
+    input: RequestInfo | URL,
+    init?: RequestInit,
+  ): Promise<Response> {
+    if (this !== undefined && this !== globalThis) {
+      throw new TypeError("Illegal invocation");
+    }
+    calls++;
+    return server.fetch(input, init);
+  };
+  try {
+    await using auth = new ClientCredentials({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      maxRetries: 0,
+    });
+    assert.ok(server.inspectAccessToken(await auth.getAccessToken()));
+    assert.equal(calls, 1);
+  } finally {
+    globalThis.fetch = original;
+  }
+});
+
+Deno.test("ClientCredentials uses a fetch installed on globalThis after it was created", async () => {
+  const server = new FakeAccountsServer();
+  const original = globalThis.fetch;
+  await using auth = new ClientCredentials({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    maxRetries: 0,
+  });
+  // A polyfill or test double installed later must still be used.
+  globalThis.fetch = (input, init) => server.fetch(input, init);
+  try {
+    assert.ok(server.inspectAccessToken(await auth.getAccessToken()));
+  } finally {
+    globalThis.fetch = original;
+  }
+});

@@ -1,34 +1,7 @@
 /**
- * Spotify authentication for Deno and TypeScript.
- *
- * - {@linkcode ClientCredentials}: app tokens (no user).
- * - {@linkcode AuthorizationCode}: user tokens, confidential or PKCE, with
- *   the authorize URL, callback checks, code exchange and automatic refresh;
- *   {@linkcode authorizeLocal} runs the whole login for a CLI.
- * - Token caches: {@linkcode InMemoryTokenCache} (default),
- *   {@linkcode FileTokenCache} (shares the Python SDK's file format) and
- *   {@linkcode KvTokenCache} (Deno KV, for fleets of processes).
- * - {@linkcode createAuthorizedFetch}: a `fetch` that adds the bearer token
- *   and retries once after a refresh on `401`.
- *
- * Every provider reads missing credentials from `SPOTIFY_SDK_CLIENT_ID`,
- * `SPOTIFY_SDK_CLIENT_SECRET` and `SPOTIFY_SDK_REDIRECT_URI`. Test doubles,
- * including a strict fake of the accounts service, are in
- * `@spotify-sdk/auth/testing`.
- *
- * @example An app token from the fake accounts service
- * ```ts
- * import { ClientCredentials } from "@spotify-sdk/auth";
- * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
- *
- * const server = new FakeAccountsServer();
- * await using auth = new ClientCredentials({
- *   clientId: "test-client-id",
- *   clientSecret: "test-client-secret",
- *   fetch: server.fetch, // leave out to talk to accounts.spotify.com
- * });
- * console.log(await auth.getAccessToken());
- * ```
+ * Everything public in `auth/`, re-exported by the package's entry point.
+ * The tour that `deno doc` shows lives in `../mod.ts`'s module doc: add new
+ * capabilities there.
  *
  * @module
  */
@@ -75,6 +48,16 @@ export type {
   ProviderOptions,
 } from "./provider_options.ts";
 export {
+  type RedisLike,
+  RedisTokenCache,
+  type RedisTokenCacheOptions,
+} from "./redis_token_cache.ts";
+export {
+  type SpotifyApiAccessToken,
+  type SpotifyApiAuthStrategy,
+  toSpotifyApiAuth,
+} from "./spotify_api_auth.ts";
+export {
   type AuthProvider,
   type Clock,
   InMemoryTokenCache,
@@ -82,3 +65,9 @@ export {
   type TokenCacheLockOptions,
   type TokenInfo,
 } from "./token.ts";
+export {
+  type SignInOptions,
+  type SignInResult,
+  UserSessions,
+  type UserSessionsOptions,
+} from "./user_sessions.ts";

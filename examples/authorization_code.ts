@@ -13,8 +13,8 @@ import {
   AuthorizationCode,
   createAuthorizedFetch,
   SpotifyAuthError,
-} from "../mod.ts";
-import { FakeAccountsServer } from "../testing/mod.ts";
+} from "@spotify-sdk/auth";
+import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
 
 /** Options of {@linkcode startApp}. */
 export interface AppOptions {

@@ -12,7 +12,7 @@ import {
   ClientCredentials,
   createAuthorizedFetch,
   SpotifyAuthError,
-} from "../mod.ts";
+} from "@spotify-sdk/auth";
 
 await using auth = new ClientCredentials();
 const spotify = createAuthorizedFetch(auth);

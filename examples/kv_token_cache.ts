@@ -6,8 +6,8 @@
 // In production, open a shared KV instead (a local file shared by processes,
 // or a remote KV / Deno Deploy): `await Deno.openKv(url)`.
 
-import { AuthorizationCode, KvTokenCache } from "../mod.ts";
-import { FakeAccountsServer, FakeClock } from "../testing/mod.ts";
+import { AuthorizationCode, KvTokenCache } from "@spotify-sdk/auth";
+import { FakeAccountsServer, FakeClock } from "@spotify-sdk/auth/testing";
 
 const clock = new FakeClock();
 await using server = new FakeAccountsServer({

@@ -34,10 +34,13 @@ export interface GrantRun {
   close(): Promise<void>;
 }
 
+/** Wraps the fake's fetch, e.g. to make it ignore abort signals. */
+export type Transport = (serverFetch: typeof fetch) => typeof fetch;
+
 export interface Grant {
   readonly name: string;
   readonly grantType: string;
-  prepare(options?: ProviderOptions): Promise<GrantRun>;
+  prepare(options?: ProviderOptions, transport?: Transport): Promise<GrantRun>;
 }
 
 function observe(
@@ -67,11 +70,12 @@ function common(
   clock: FakeClock,
   cache: FakeTokenCache,
   options: ProviderOptions,
+  transport: Transport = (serverFetch) => serverFetch,
 ): ProviderOptions {
   return {
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
-    fetch: server.fetch,
+    fetch: transport(server.fetch),
     clock,
     tokenCache: cache,
     retryDelayMs: 0,
@@ -84,12 +88,12 @@ function common(
 export const clientCredentialsGrant: Grant = {
   name: "ClientCredentials (client_credentials)",
   grantType: "client_credentials",
-  prepare(options = {}) {
+  prepare(options = {}, transport) {
     const clock = new FakeClock();
     const server = newServer(clock);
     const cache = new FakeTokenCache();
     const provider = new ClientCredentials(
-      common(server, clock, cache, options),
+      common(server, clock, cache, options, transport),
     );
     return Promise.resolve({
       ...observe(server, cache),
@@ -108,12 +112,14 @@ function exchangeGrant(pkce: boolean): Grant {
   return {
     name: `AuthorizationCode${pkce ? " PKCE" : ""} (authorization_code)`,
     grantType: "authorization_code",
-    async prepare(options = {}) {
+    async prepare(options = {}, transport) {
       const clock = new FakeClock();
       const server = newServer(clock);
       const cache = new FakeTokenCache();
       const provider = new AuthorizationCode({
-        ...common(server, clock, cache, options),
+        ...common(server, clock, cache, options, transport),
+        // A public client has no secret (0.2: pkce with one is a TypeError).
+        clientSecret: pkce ? undefined : CLIENT_SECRET,
         redirectUri: REDIRECT_URI,
         scope: "user-read-private",
         pkce,
@@ -149,12 +155,14 @@ function refreshGrant(pkce: boolean): Grant {
   return {
     name: `AuthorizationCode${pkce ? " PKCE" : ""} (refresh_token)`,
     grantType: "refresh_token",
-    async prepare(options = {}) {
+    async prepare(options = {}, transport) {
       const clock = new FakeClock();
       const server = newServer(clock);
       const cache = new FakeTokenCache();
       const provider = new AuthorizationCode({
-        ...common(server, clock, cache, options),
+        ...common(server, clock, cache, options, transport),
+        // A public client has no secret (0.2: pkce with one is a TypeError).
+        clientSecret: pkce ? undefined : CLIENT_SECRET,
         redirectUri: REDIRECT_URI,
         scope: "user-read-private",
         pkce,
@@ -208,12 +216,31 @@ export const GRANTS: readonly Grant[] = [
   refreshGrant(true),
 ];
 
-/** Runs `promise`, returning what it rejected with (fails if it resolved). */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection, but the promise resolved");
+/**
+ * Starts watching `promise` at once and resolves with what it rejected
+ * with. If it resolved instead, the returned promise rejects — at the test's
+ * own `await`: it is marked handled, so a bug that resolves a promise the
+ * test is not awaiting yet fails that one test, instead of surfacing as an
+ * uncaught error that cancels the rest of the file.
+ */
+export function rejection(promise: Promise<unknown>): Promise<unknown> {
+  const outcome = promise.then(
+    () => {
+      // Not the value: it may be a token.
+      throw new Error("expected a rejection, but the promise resolved");
+    },
+    (error: unknown) => error,
+  );
+  outcome.catch(() => {});
+  return outcome;
+}
+
+/**
+ * Marks a promise the test awaits later as handled, so that its failure is
+ * reported by that `await` (or not at all if the test already failed) and
+ * never as an uncaught error cancelling the rest of the file.
+ */
+export function inBackground<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }

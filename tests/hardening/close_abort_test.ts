@@ -10,8 +10,10 @@ import {
   CLIENT_SECRET,
   type GrantRun,
   GRANTS,
+  inBackground,
   REDIRECT_URI,
   rejection,
+  type Transport,
 } from "./_grants.ts";
 
 const PROMPT_MS = 500;
@@ -82,7 +84,8 @@ for (const grant of REFRESHING) {
       run.server.failNext({ delayMs: 20 });
       const controller = new AbortController();
       const leaving = rejection(run.send(controller.signal));
-      const staying = [run.send(), run.send(new AbortController().signal)];
+      const staying = [run.send(), run.send(new AbortController().signal)]
+        .map(inBackground);
       controller.abort(new Error("bored"));
       assert.equal(((await leaving) as Error).message, "bored");
       const tokens = await Promise.all(staying);
@@ -180,6 +183,53 @@ for (const grant of EXCHANGING) {
       assert.ok(performance.now() - startedAt < PROMPT_MS);
       assertCacheUnchanged(run);
     },
+  });
+}
+
+/**
+ * Forwards to the fake until `deaf` is set; from then on every request hangs
+ * and ignores its abort signal, as a careless injected fetch would.
+ */
+function deafTransport(): { transport: Transport; deafen(): void } {
+  let deaf = false;
+  return {
+    transport: (serverFetch) => (input, init) =>
+      deaf ? new Promise<Response>(() => {}) : serverFetch(input, init),
+    deafen: () => void (deaf = true),
+  };
+}
+
+for (const grant of GRANTS) {
+  Deno.test(`${grant.name} times out a fetch that ignores its signal`, async () => {
+    const { transport, deafen } = deafTransport();
+    const run = await grant.prepare(
+      { timeoutMs: 25, maxRetries: 1 },
+      transport,
+    );
+    try {
+      deafen();
+      const startedAt = performance.now();
+      const error = await rejection(run.send());
+      assert.ok(performance.now() - startedAt < PROMPT_MS * 4);
+      assert.equal((error as { code?: string }).code, "timeout", String(error));
+      assertCacheUnchanged(run);
+    } finally {
+      await run.close();
+    }
+  });
+
+  Deno.test(`${grant.name}.close() settles a request whose fetch ignores its signal`, async () => {
+    const { transport, deafen } = deafTransport();
+    const run = await grant.prepare({ timeoutMs: 60_000 }, transport);
+    deafen();
+    const pending = rejection(run.send());
+    // Let the request start.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const startedAt = performance.now();
+    await run.close();
+    assert.ok(await pending instanceof TypeError);
+    assert.ok(performance.now() - startedAt < PROMPT_MS);
+    assertCacheUnchanged(run);
   });
 }
 

@@ -253,6 +253,9 @@ function acceptable(body: string): boolean {
   const record = json as Record<string, unknown>;
   const { access_token, token_type, expires_in, refresh_token, scope } = record;
   if (!isString(access_token) || access_token === "") return false;
+  // It must fit in an Authorization header (0.2): no C0 control or DEL.
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(access_token)) return false;
   if (
     !absent(token_type) &&
     !(isString(token_type) && token_type.toLowerCase() === "bearer")

@@ -3,7 +3,11 @@
 
 import assert from "node:assert/strict";
 import { AuthorizationCode, SpotifyAuthError } from "../../mod.ts";
-import { FakeAccountsServer, type FakeFault } from "../../testing/mod.ts";
+import {
+  FakeAccountsServer,
+  FakeClock,
+  type FakeFault,
+} from "../../testing/mod.ts";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -205,7 +209,7 @@ Deno.test("AuthorizationCode keeps a wrong code and verifier out of invalid_gran
   for (const pkce of [false, true]) {
     await using auth = new AuthorizationCode({
       clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
+      clientSecret: pkce ? undefined : CLIENT_SECRET,
       redirectUri: REDIRECT_URI,
       pkce,
       fetch: server.fetch,
@@ -263,4 +267,66 @@ Deno.test("the leak check itself finds a secret hidden in an error's cause", () 
     () => assertNoSecrets("self-check", [CLIENT_SECRET], [error]),
     /a secret/,
   );
+});
+
+Deno.test("AuthorizationCode with PKCE never sends a client secret, in an exchange or a refresh", async () => {
+  // The only secret a PKCE provider can still see is one in the
+  // environment; it must never leave the process.
+  Deno.env.set("SPOTIFY_SDK_CLIENT_SECRET", CLIENT_SECRET);
+  try {
+    const clock = new FakeClock();
+    const server = new FakeAccountsServer({
+      clock,
+      clients: [{
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        redirectUris: ["http://127.0.0.1/callback"],
+      }],
+    });
+    const sent: {
+      grantType: string | null;
+      authorization: string | null;
+      body: string;
+    }[] = [];
+    await using auth = new AuthorizationCode({
+      clientId: CLIENT_ID,
+      redirectUri: REDIRECT_URI,
+      pkce: true,
+      clock,
+      fetch: async (input, init) => {
+        const request = new Request(input, init);
+        const body = await request.clone().text();
+        sent.push({
+          grantType: new URLSearchParams(body).get("grant_type"),
+          authorization: request.headers.get("authorization"),
+          body,
+        });
+        return server.fetch(request);
+      },
+    });
+    const { url, state, codeVerifier } = await auth
+      .createAuthorizationRequest();
+    const code = auth.parseResponseUrl(await server.authorize(url), {
+      expectedState: state,
+    });
+    await auth.exchangeCode(code, { codeVerifier });
+    clock.tick(3_600_000);
+    await auth.getAccessToken();
+    await auth.getAccessToken({ forceRefresh: true });
+
+    assert.deepEqual(sent.map((request) => request.grantType), [
+      "authorization_code",
+      "refresh_token",
+      "refresh_token",
+    ]);
+    for (const request of sent) {
+      assert.equal(request.authorization, null, request.grantType!);
+      const form = new URLSearchParams(request.body);
+      assert.equal(form.get("client_id"), CLIENT_ID);
+      assert.equal(form.has("client_secret"), false);
+      assert.ok(!request.body.includes(CLIENT_SECRET), "secret in the body");
+    }
+  } finally {
+    Deno.env.delete("SPOTIFY_SDK_CLIENT_SECRET");
+  }
 });
