@@ -194,6 +194,112 @@ const fmtMs = (ms: number) => `${ms.toFixed(2)} ms`;
   );
 }
 
+// --- Fake accounts server over HTTP against a bare Deno.serve (wrk) ---------
+// Both servers run in their own process (bench/_wrk_server.ts) so that wrk
+// and the server each get a core; runs alternate so that machine noise hits
+// both alike. The bare server returns a fixed token body: the ceiling of any
+// server on Deno.serve.
+{
+  const WRK_SCRIPT = `wrk.method = "POST"
+wrk.body = "grant_type=client_credentials"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic ${
+    btoa("test-client-id:test-client-secret")
+  }"
+`;
+  let hasWrk = true;
+  try {
+    await new Deno.Command("wrk", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    hasWrk = false;
+  }
+  if (!hasWrk) {
+    console.error(
+      "wrk not found: skipping the fake-vs-bare HTTP comparison (install it, e.g. `apt-get install -y wrk`)",
+    );
+    row(
+      "fake server over HTTP vs bare `Deno.serve`, `wrk -t1 -c16`",
+      "skipped: `wrk` not installed",
+      "—",
+      "—",
+      "≥ 50 % of bare",
+    );
+  } else {
+    const script = await Deno.makeTempFile({ suffix: ".lua" });
+    await Deno.writeTextFile(script, WRK_SCRIPT);
+    const seconds = QUICK ? 2 : 4;
+    const requestsPerSecond = async (mode: "fake" | "bare") => {
+      const server = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--allow-net=127.0.0.1",
+          new URL("./_wrk_server.ts", import.meta.url).pathname,
+          mode,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      const lines = server.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let printed = "";
+      while (!printed.includes("\n")) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`_wrk_server.ts ${mode} exited early`);
+        printed += value;
+      }
+      const port = Number(printed.trim());
+      try {
+        const { stdout } = await new Deno.Command("wrk", {
+          args: [
+            "-t1",
+            "-c16",
+            `-d${seconds}s`,
+            "-s",
+            script,
+            `http://127.0.0.1:${port}/api/token`,
+          ],
+          stdout: "piped",
+        }).output();
+        const report = new TextDecoder().decode(stdout);
+        if (/Non-2xx|Socket errors/.test(report)) {
+          throw new Error(`wrk saw errors against ${mode}:\n${report}`);
+        }
+        const rate = /Requests\/sec:\s+([\d.]+)/.exec(report)?.[1];
+        if (rate === undefined) {
+          throw new Error(`unexpected wrk output:\n${report}`);
+        }
+        return Number(rate);
+      } finally {
+        await lines.cancel();
+        await server.stdin.close();
+        await server.status;
+      }
+    };
+    const bare: number[] = [];
+    const fake: number[] = [];
+    for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+      bare.push(await requestsPerSecond("bare"));
+      fake.push(await requestsPerSecond("fake"));
+    }
+    await Deno.remove(script);
+    const ratio = median(fake) / median(bare);
+    row(
+      "fake server over HTTP vs bare `Deno.serve`, `wrk -t1 -c16`, client-credentials grants",
+      fmtRate(median(fake)),
+      `bare \`Deno.serve\` (fixed token body): ${fmtRate(median(bare))}`,
+      `${(ratio * 100).toFixed(0)} %`,
+      "≥ 50 % of bare",
+      ratio >= 0.5,
+    );
+  }
+}
+
 // --- Import cost ------------------------------------------------------------
 {
   const dir = await Deno.makeTempDir({ prefix: "spotify_auth_import_" });

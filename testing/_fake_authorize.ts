@@ -1,7 +1,7 @@
 // GET /authorize: the checks Spotify makes before it shows the consent page,
 // and the redirect the simulated user's answer produces.
 
-import { redirectUriMatches } from "./_fake_redirect_uri.ts";
+import { parseRedirectUri, redirectUriMatches } from "./_fake_redirect_uri.ts";
 import type { RegisteredClient, TokenStore } from "./_fake_store.ts";
 
 /** The scopes Spotify's `/authorize` knows. */
@@ -55,8 +55,11 @@ export function decideAuthorize(
     return { problem: "INVALID_CLIENT: Invalid client" };
   }
   const redirectUri = query.get("redirect_uri");
+  const target = redirectUri === null
+    ? undefined
+    : parseRedirectUri(redirectUri);
   if (
-    redirectUri === null ||
+    redirectUri === null || target === undefined ||
     !client.redirectUris.some((registered) =>
       redirectUriMatches(registered, redirectUri)
     )
@@ -99,7 +102,6 @@ export function decideAuthorize(
     };
   }
   const state = query.get("state");
-  const target = new URL(redirectUri);
   if (consent === "deny") {
     target.searchParams.append("error", "access_denied");
   } else {

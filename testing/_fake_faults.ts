@@ -39,47 +39,152 @@ export class FaultQueue {
   }
 }
 
+/** A value and its type, for error messages: `"503" (string)`. */
+export function describeValue(value: unknown): string {
+  const type = value === null ? "null" : typeof value;
+  let shown: string | undefined;
+  try {
+    shown = typeof value === "bigint" ? `${value}n` : JSON.stringify(value);
+  } catch {
+    // Cyclic objects and the like: the type alone says enough.
+  }
+  return `${shown ?? String(value)} (${type})`;
+}
+
+const FAULT_EXAMPLES =
+  'use "network", "malformed", { status: 503 } or { delayMs: 100 }';
+
 /** Copies and checks a fault given to `failNext`. */
-export function checkFault(fault: FakeFault): FakeFault {
+export function checkFault(fault: unknown): FakeFault {
   if (fault === "network" || fault === "malformed") return fault;
-  if (typeof fault !== "object" || fault === null) {
+  if (typeof fault !== "object" || fault === null || Array.isArray(fault)) {
     throw new TypeError(
-      `Unknown fault ${
-        JSON.stringify(fault)
-      }: use "network", "malformed", { status } or { delayMs }`,
+      `Unknown fault ${describeValue(fault)}: ${FAULT_EXAMPLES}`,
     );
   }
-  if ("delayMs" in fault) {
-    if (
-      typeof fault.delayMs !== "number" || !Number.isFinite(fault.delayMs) ||
-      fault.delayMs < 0
-    ) {
-      throw new RangeError(
-        `Fault delayMs must be a finite number >= 0, got ${fault.delayMs}`,
-      );
-    }
-    return { delayMs: fault.delayMs };
+  const hasDelay = "delayMs" in fault;
+  const hasStatus = "status" in fault;
+  if (hasDelay && hasStatus) {
+    throw new TypeError(
+      "A fault has either a status or a delayMs, not both: queue { delayMs } and { status } as two faults",
+    );
   }
-  if ("status" in fault) {
-    if (
-      !Number.isInteger(fault.status) || fault.status < 200 ||
-      fault.status > 599
-    ) {
-      throw new RangeError(
-        `Fault status must be an integer HTTP status from 200 to 599, got ${fault.status}`,
+  if (hasDelay) {
+    const { delayMs } = fault as { delayMs: unknown };
+    if (typeof delayMs !== "number") {
+      throw new TypeError(
+        `Fault delayMs must be a number of milliseconds, got ${
+          describeValue(delayMs)
+        }`,
       );
     }
-    return {
-      status: fault.status,
-      body: fault.body,
-      headers: fault.headers === undefined
-        ? undefined
-        : [...new Headers(fault.headers)],
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(
+        `Fault delayMs must be a finite number >= 0, got ${delayMs}`,
+      );
+    }
+    return { delayMs };
+  }
+  if (hasStatus) {
+    const { status, body, headers } = fault as {
+      status: unknown;
+      body?: unknown;
+      headers?: unknown;
     };
+    if (typeof status !== "number") {
+      throw new TypeError(
+        `Fault status must be a number (an HTTP status from 200 to 599), got ${
+          describeValue(status)
+        }`,
+      );
+    }
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError(
+        `Fault status must be an integer HTTP status from 200 to 599, got ${status}`,
+      );
+    }
+    let copied: [string, string][] | undefined;
+    if (headers !== undefined) {
+      try {
+        copied = [...new Headers(headers as HeadersInit)];
+      } catch (error) {
+        throw new TypeError(
+          `Fault headers must be a Headers, a record or a list of [name, value] pairs of valid header names and values, got ${
+            describeValue(headers)
+          }`,
+          { cause: error },
+        );
+      }
+    }
+    if (body !== undefined && typeof body !== "string") {
+      // Serialized now, so a body that cannot be fails here, not mid-test.
+      let json: string | undefined;
+      let cause: unknown;
+      try {
+        json = JSON.stringify(body);
+      } catch (error) {
+        cause = error;
+      }
+      if (json === undefined) {
+        throw new TypeError(
+          `Fault body must be a string or a JSON value, got ${
+            describeValue(body)
+          }`,
+          { cause },
+        );
+      }
+    }
+    return { status, body, headers: copied };
   }
   throw new TypeError(
-    'A fault object needs a "status" or a "delayMs": e.g. { status: 503 } or { delayMs: 100 }',
+    `A fault object needs a "status" or a "delayMs", got ${
+      describeValue(fault)
+    }: ${FAULT_EXAMPLES}`,
   );
+}
+
+const FAULT_ENDPOINTS: ReadonlySet<unknown> = new Set([
+  "token",
+  "authorize",
+  "me",
+]);
+
+/** Checks the options given to `failNext`, with the defaults applied. */
+export function checkFailNextOptions(
+  options: unknown,
+): { times: number; endpoint: FakeFaultEndpoint } {
+  if (options === undefined) return { times: 1, endpoint: "token" };
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `failNext() options must be an object like { times: 2, endpoint: "me" }, got ${
+        describeValue(options)
+      }`,
+    );
+  }
+  const { times = 1, endpoint = "token" } = options as {
+    times?: unknown;
+    endpoint?: unknown;
+  };
+  if (typeof times !== "number") {
+    throw new TypeError(
+      `times must be a number (a positive integer or Infinity), got ${
+        describeValue(times)
+      }`,
+    );
+  }
+  if (!(Number.isInteger(times) && times > 0) && times !== Infinity) {
+    throw new RangeError(
+      `times must be a positive integer or Infinity, got ${times}`,
+    );
+  }
+  if (!FAULT_ENDPOINTS.has(endpoint)) {
+    throw new TypeError(
+      `endpoint must be "token", "authorize" or "me", got ${
+        describeValue(endpoint)
+      }`,
+    );
+  }
+  return { times, endpoint: endpoint as FakeFaultEndpoint };
 }
 
 /** The answer of a `{ status }` fault. */

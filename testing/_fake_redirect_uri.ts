@@ -5,6 +5,13 @@
 const LOOPBACK_URI =
   /^(https?:\/\/)(127(?:\.\d{1,3}){3}|\[::1\])(?::(\d{1,5}))?([/?#].*)?$/i;
 
+/** A port as a browser would send it: 1–65535, no leading zeros. */
+const CANONICAL_PORT = /^[1-9]\d{0,4}$/;
+
+/** Whitespace or control characters, which no redirect URI may contain. */
+// deno-lint-ignore no-control-regex -- control characters are what it finds
+const UNSAFE_CHARACTERS = /[\u0000-\u0020\u007f]/;
+
 function isLoopbackHostname(hostname: string): boolean {
   return hostname === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }
@@ -24,6 +31,13 @@ export function checkRegisteredRedirectUri(
   clientId: string,
   redirectUri: string,
 ): void {
+  if (typeof redirectUri !== "string" || UNSAFE_CHARACTERS.test(redirectUri)) {
+    throw new TypeError(
+      `Client "${clientId}": redirect URI ${
+        JSON.stringify(redirectUri)
+      } must be a string without spaces or control characters: register e.g. "http://127.0.0.1:8888/callback"`,
+    );
+  }
   let url: URL;
   try {
     url = new URL(redirectUri);
@@ -47,7 +61,9 @@ export function checkRegisteredRedirectUri(
 }
 
 /**
- * Whether `requested` (from `/authorize`) matches the `registered` URI.
+ * Whether `requested` (from `/authorize`) matches the `registered` URI. A
+ * port-less loopback registration matches any real port (1–65535, written
+ * as a browser would), never a malformed one such as `99999`.
  */
 export function redirectUriMatches(
   registered: string,
@@ -59,8 +75,26 @@ export function redirectUriMatches(
     return false;
   }
   const requestedParts = LOOPBACK_URI.exec(requested);
-  return requestedParts !== null &&
-    requestedParts[1] === registeredParts[1] &&
+  if (requestedParts === null) return false;
+  const port = requestedParts[3];
+  if (
+    port !== undefined && !(CANONICAL_PORT.test(port) && Number(port) <= 65535)
+  ) {
+    return false;
+  }
+  return requestedParts[1] === registeredParts[1] &&
     requestedParts[2] === registeredParts[2] &&
     (requestedParts[4] ?? "") === (registeredParts[4] ?? "");
+}
+
+/**
+ * The URL to redirect to, or `undefined` when `redirectUri` does not parse
+ * (the `/authorize` error page, never a crash).
+ */
+export function parseRedirectUri(redirectUri: string): URL | undefined {
+  try {
+    return new URL(redirectUri);
+  } catch {
+    return undefined;
+  }
 }

@@ -2,6 +2,13 @@
 // are counters per instance, so runs are reproducible.
 
 import type { Clock } from "../auth/token.ts";
+import {
+  type AccessTokenRecord,
+  AccessTokenTable,
+  Interner,
+} from "./_fake_columns.ts";
+
+export type { AccessTokenRecord };
 
 /** A registered app, as the fake keeps it. */
 export interface RegisteredClient {
@@ -19,15 +26,6 @@ export interface RegisteredUser {
   readonly product?: string;
 }
 
-export interface AccessTokenRecord {
-  readonly clientId: string;
-  readonly userId: string | undefined;
-  readonly scope: string;
-  readonly expiresAtMs: number;
-  /** The authorization this token descends from (user tokens only). */
-  readonly grantId: number | undefined;
-}
-
 export interface RefreshTokenRecord {
   readonly clientId: string;
   readonly userId: string;
@@ -35,6 +33,8 @@ export interface RefreshTokenRecord {
   /** Issued through PKCE: rotates on every refresh, no secret needed. */
   readonly pkce: boolean;
   readonly grantId: number;
+  /** The sign-in this token descends from, in milliseconds; rotation keeps it. */
+  readonly authorizedAtMs: number;
   status: "active" | "rotated" | "revoked";
 }
 
@@ -46,24 +46,33 @@ export interface CodeRecord {
   readonly codeChallenge: string | undefined;
   readonly expiresAtMs: number;
   readonly grantId: number;
+  /** When the user signed in at `/authorize`, in milliseconds. */
+  readonly authorizedAtMs: number;
   used: boolean;
 }
 
 export class TokenStore {
   readonly clock: Clock;
   readonly accessTokenTtlSeconds: number;
-  #accessCount = 0;
+  /** Refresh-token lifetime from the sign-in, in milliseconds. */
+  readonly refreshTokenTtlMs: number;
   #refreshCount = 0;
   #codeCount = 0;
   #grantCount = 0;
-  readonly accessTokens = new Map<string, AccessTokenRecord>();
+  readonly #strings = new Interner();
+  readonly #accessTokens = new AccessTokenTable(this.#strings);
   readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   readonly codes = new Map<string, CodeRecord>();
   readonly #revokedGrants = new Set<number>();
 
-  constructor(clock: Clock, accessTokenTtlSeconds: number) {
+  constructor(
+    clock: Clock,
+    accessTokenTtlSeconds: number,
+    refreshTokenTtlSeconds: number,
+  ) {
     this.clock = clock;
     this.accessTokenTtlSeconds = accessTokenTtlSeconds;
+    this.refreshTokenTtlMs = refreshTokenTtlSeconds * 1000;
   }
 
   newGrantId(): number {
@@ -76,15 +85,14 @@ export class TokenStore {
     scope: string,
     grantId: number | undefined,
   ): { token: string; expiresAtMs: number } {
-    const token = `fake-access-${++this.#accessCount}`;
     const expiresAtMs = this.clock.now() + this.accessTokenTtlSeconds * 1000;
-    this.accessTokens.set(token, {
+    const token = this.#accessTokens.add(
       clientId,
       userId,
       scope,
       expiresAtMs,
       grantId,
-    });
+    );
     return { token, expiresAtMs };
   }
 
@@ -94,6 +102,7 @@ export class TokenStore {
     scope: string,
     pkce: boolean,
     grantId: number,
+    authorizedAtMs: number,
   ): string {
     const token = `fake-refresh-${++this.#refreshCount}`;
     this.refreshTokens.set(token, {
@@ -102,16 +111,31 @@ export class TokenStore {
       scope,
       pkce,
       grantId,
+      authorizedAtMs,
       status: "active",
     });
     return token;
   }
 
-  issueCode(record: Omit<CodeRecord, "used" | "grantId">): string {
+  /** When a refresh token stops working: its sign-in plus the lifetime. */
+  refreshTokenExpiresAtMs(record: RefreshTokenRecord): number {
+    return record.authorizedAtMs + this.refreshTokenTtlMs;
+  }
+
+  /** Whether a refresh token's lifetime is over by the clock. */
+  refreshTokenExpired(record: RefreshTokenRecord): boolean {
+    return this.clock.now() >= this.refreshTokenExpiresAtMs(record);
+  }
+
+  /** Issues a code; the user signs in now, which starts a new lifetime. */
+  issueCode(
+    record: Omit<CodeRecord, "used" | "grantId" | "authorizedAtMs">,
+  ): string {
     const code = `fake-code-${++this.#codeCount}`;
     this.codes.set(code, {
       ...record,
       grantId: this.newGrantId(),
+      authorizedAtMs: this.clock.now(),
       used: false,
     });
     return code;
@@ -119,7 +143,7 @@ export class TokenStore {
 
   /** The record of a usable (not revoked) access token, expired or not. */
   accessToken(token: string): AccessTokenRecord | undefined {
-    const record = this.accessTokens.get(token);
+    const record = this.#accessTokens.get(token);
     if (record === undefined) return undefined;
     if (
       record.grantId !== undefined && this.#revokedGrants.has(record.grantId)
@@ -143,11 +167,11 @@ export class TokenStore {
   }
 
   clear(): void {
-    this.#accessCount = 0;
     this.#refreshCount = 0;
     this.#codeCount = 0;
     this.#grantCount = 0;
-    this.accessTokens.clear();
+    this.#accessTokens.clear();
+    this.#strings.clear();
     this.refreshTokens.clear();
     this.codes.clear();
     this.#revokedGrants.clear();

@@ -58,6 +58,10 @@ const REVOKED_REFRESH_TOKEN = oauthError(
   "invalid_grant",
   "Refresh token revoked",
 );
+const EXPIRED_REFRESH_TOKEN = oauthError(
+  "invalid_grant",
+  "Refresh token expired",
+);
 
 interface ClientCredentials {
   readonly clientId: string | null;
@@ -243,6 +247,7 @@ function authorizationCodeGrant(
       record.scope,
       pkce,
       record.grantId,
+      record.authorizedAtMs,
     );
     return {
       status: 200,
@@ -284,6 +289,9 @@ function refreshTokenGrant(
     return INVALID_REFRESH_TOKEN;
   }
   if (record.status === "revoked") return REVOKED_REFRESH_TOKEN;
+  // Since 2026 a refresh token dies 6 months after the sign-in, however
+  // often it was refreshed or rotated.
+  if (store.refreshTokenExpired(record)) return EXPIRED_REFRESH_TOKEN;
   if (!record.pkce && !authenticated) return INVALID_CLIENT;
   const { token } = store.issueAccessToken(
     client.clientId,
@@ -305,6 +313,7 @@ function refreshTokenGrant(
       record.scope,
       record.pkce,
       record.grantId,
+      record.authorizedAtMs,
     );
   }
   return { status: 200, body };

@@ -9,7 +9,9 @@ import { sleep } from "../auth/_timing.ts";
 import type { Clock, TokenInfo } from "../auth/token.ts";
 import { decideAuthorize, KNOWN_SCOPES } from "./_fake_authorize.ts";
 import {
+  checkFailNextOptions,
   checkFault,
+  describeValue,
   FaultQueue,
   malformedResponse,
   networkError,
@@ -21,6 +23,7 @@ import {
   type FakeRequest,
   fromFetchArguments,
   fromRequest,
+  fromServedRequest,
   isFormContentType,
   methodNotAllowed,
   notFound,
@@ -42,6 +45,7 @@ import {
   type TokenOutcome,
 } from "./_fake_token_endpoint.ts";
 import { handleMe } from "./_fake_web_api.ts";
+import { Interner, RequestLog } from "./_fake_columns.ts";
 
 /**
  * A Spotify app registered with the fake, as on Spotify's dashboard.
@@ -158,16 +162,19 @@ export type FakeConsent = "approve" | "deny";
  */
 export interface FakeAccountsServerOptions {
   /**
-   * The registered apps; `issueTokens()` uses the first by default.
+   * The registered apps; `issueTokens()` uses the first by default. The
+   * default is one confidential app:
+   * `[{ clientId: "test-client-id", clientSecret: "test-client-secret", redirectUris: ["http://127.0.0.1/callback"] }]`.
    *
-   * @default {[{ clientId: "test-client-id", clientSecret: "test-client-secret", redirectUris: ["http://127.0.0.1/callback"] }]}
+   * @default {one app: clientId "test-client-id", clientSecret "test-client-secret", redirectUris ["http://127.0.0.1/callback"] (any port)}
    */
   readonly clients?: readonly FakeClient[];
   /**
    * The users; the first one signs in at `/authorize` unless
-   * `authorize(url, { user })` names another.
+   * `authorize(url, { user })` names another. The default is one user:
+   * `[{ id: "test-user", displayName: "Test User" }]`.
    *
-   * @default {[{ id: "test-user", displayName: "Test User" }]}
+   * @default {one user: id "test-user", displayName "Test User"}
    */
   readonly users?: readonly FakeUser[];
   /**
@@ -196,6 +203,16 @@ export interface FakeAccountsServerOptions {
    * @default {"never"}
    */
   readonly refreshTokenRotation?: "never" | "always";
+  /**
+   * Lifetime of refresh tokens, counted from the user's sign-in at
+   * `/authorize` (or `issueTokens({ authorizedAt })`); refreshing does not
+   * extend it and a rotated refresh token inherits its predecessor's
+   * deadline, as on Spotify since 2026. A refresh at or after the deadline
+   * is answered `400 invalid_grant` `Refresh token expired`.
+   *
+   * @default {15_552_000}
+   */
+  readonly refreshTokenTtlSeconds?: number;
   /**
    * What the simulated user does at `/authorize`.
    *
@@ -328,6 +345,14 @@ export interface FakeIssueTokensOptions {
    * @default {true for a client without a secret, else false}
    */
   readonly pkce?: boolean;
+  /**
+   * When the user signed in, as Unix time in seconds: the refresh token
+   * expires `refreshTokenTtlSeconds` later. Seed an old sign-in to test what
+   * happens when the authorization runs out. Only for user tokens.
+   *
+   * @default {the server clock's now}
+   */
+  readonly authorizedAt?: number;
 }
 
 /**
@@ -365,9 +390,56 @@ export interface FakeAccessTokenInfo {
 }
 
 /**
- * The endpoints a fault can be queued for.
+ * What {@linkcode FakeAccountsServer.prototype.inspectRefreshToken} tells.
  *
- * @example Take both endpoints down once
+ * @example See when a sign-in runs out
+ * ```ts
+ * import {
+ *   FakeAccountsServer,
+ *   FakeClock,
+ *   type FakeRefreshTokenInfo,
+ * } from "@spotify-sdk/auth/testing";
+ *
+ * const clock = new FakeClock();
+ * const server = new FakeAccountsServer({ clock, refreshTokenTtlSeconds: 60 });
+ * const { refreshToken } = server.issueTokens();
+ * const info: FakeRefreshTokenInfo | undefined = server.inspectRefreshToken(refreshToken!);
+ * console.log(info?.expiresAt === info!.authorizedAt + 60); // true
+ * clock.tick(60_000);
+ * console.log(server.inspectRefreshToken(refreshToken!)?.active); // false: expired
+ * ```
+ */
+export interface FakeRefreshTokenInfo {
+  /** The app the token was issued to. */
+  readonly clientId: string;
+  /** The user who signed in. */
+  readonly userId: string;
+  /** Space-separated granted scopes. */
+  readonly scope: string;
+  /**
+   * The sign-in the token descends from, as Unix time in seconds (kept by
+   * rotation).
+   */
+  readonly authorizedAt: number;
+  /**
+   * When refreshing with it stops working: `authorizedAt` plus
+   * `refreshTokenTtlSeconds`, as Unix time in seconds.
+   */
+  readonly expiresAt: number;
+  /**
+   * Whether a refresh with it would succeed now: `false` once revoked,
+   * rotated away or expired by the server's clock.
+   */
+  readonly active: boolean;
+}
+
+/**
+ * The endpoints a fault can be queued for: `"token"` (`POST /api/token`),
+ * `"authorize"` (`GET /authorize` and `authorize()`) and `"me"`
+ * (`GET /v1/me` of the Web API), the same names as
+ * {@linkcode FakeRequestRecord.endpoint}.
+ *
+ * @example Take every endpoint down once
  * ```ts
  * import {
  *   FakeAccountsServer,
@@ -375,14 +447,14 @@ export interface FakeAccessTokenInfo {
  * } from "@spotify-sdk/auth/testing";
  *
  * const server = new FakeAccountsServer();
- * const endpoints: FakeFaultEndpoint[] = ["token", "authorize"];
+ * const endpoints: FakeFaultEndpoint[] = ["token", "authorize", "me"];
  * for (const endpoint of endpoints) server.failNext({ status: 503 }, { endpoint });
  * const failed = await server.authorize("https://accounts.spotify.com/authorize?response_type=code&client_id=test-client-id" +
  *     "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcallback&state=s1").catch((error) => error);
  * console.log(failed instanceof Error); // true: /authorize answered 503
  * ```
  */
-export type FakeFaultEndpoint = "token" | "authorize";
+export type FakeFaultEndpoint = "token" | "authorize" | "me";
 
 /**
  * The endpoints recorded in {@linkcode FakeAccountsServer.prototype.requests}.
@@ -518,7 +590,8 @@ export interface FakeFailNextOptions {
    */
   readonly times?: number;
   /**
-   * Which endpoint's requests fail.
+   * Which endpoint's requests fail: `"token"` (`/api/token`),
+   * `"authorize"` (`/authorize` and `authorize()`) or `"me"` (`/v1/me`).
    *
    * @default {"token"}
    */
@@ -551,7 +624,10 @@ export interface FakeFailNextOptions {
  * ```
  */
 export interface FakeRequestRecord {
-  /** `/api/token`, `/authorize` (also `authorize()`) or `/v1/me`. */
+  /**
+   * Which endpoint was hit: `"token"` (`/api/token`), `"authorize"`
+   * (`/authorize`, also `authorize()`) or `"me"` (`/v1/me` and `/v1/me/`).
+   */
   readonly endpoint: FakeEndpoint;
   /** The `grant_type` of a token request, if it sent one. */
   readonly grantType?: string;
@@ -572,21 +648,30 @@ const DEFAULT_CLIENT: FakeClient = {
   redirectUris: ["http://127.0.0.1/callback"],
 };
 const DEFAULT_USER: FakeUser = { id: "test-user", displayName: "Test User" };
+/** 180 days: Spotify's refresh-token lifetime since 2026. */
+const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 15_552_000;
 const EMPTY_FORM = new URLSearchParams();
 const TOKEN_METHODS = "POST, OPTIONS";
 const ME_METHODS = "GET, HEAD, OPTIONS";
 
+/** How long close() waits for answers in progress before cutting them. */
+const CLOSE_GRACE_MS = 500;
+
+/** The HTTP side of a listening fake. */
+interface Listening {
+  server: Deno.HttpServer<Deno.NetAddr>;
+  /** Aborted by close(): cuts all connections, ends injected delays. */
+  readonly cut: AbortController;
+  /** Requests received and not yet answered. */
+  inFlight: number;
+  /** Called when `inFlight` drops to 0 (set by close()). */
+  onIdle: (() => void) | undefined;
+  readonly release: () => void;
+}
+
 /** Marks an answer that is a dropped connection rather than a response. */
 const DROP: unique symbol = Symbol("drop connection");
 type Answer = Response | typeof DROP;
-
-interface MutableRecord {
-  endpoint: FakeEndpoint;
-  grantType?: string;
-  clientId?: string;
-  status: number;
-  at: number;
-}
 
 function statusOf(answer: Answer): number {
   return answer === DROP ? 0 : answer.status;
@@ -598,12 +683,44 @@ function positiveSeconds(
   fallback: number,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${name} must be a number of seconds, got ${describeValue(value)}`,
+    );
+  }
+  if (!Number.isFinite(value) || value <= 0) {
     throw new RangeError(
       `${name} must be a finite number of seconds > 0, got ${value}`,
     );
   }
   return value;
+}
+
+/** `authorizedAt` of `issueTokens()`, in milliseconds. */
+function checkAuthorizedAt(
+  authorizedAt: unknown,
+  appToken: boolean,
+): number | undefined {
+  if (authorizedAt === undefined) return undefined;
+  if (typeof authorizedAt !== "number") {
+    throw new TypeError(
+      `authorizedAt must be a number of Unix seconds, got ${
+        describeValue(authorizedAt)
+      }`,
+    );
+  }
+  if (!Number.isFinite(authorizedAt) || authorizedAt < 0) {
+    throw new RangeError(
+      `authorizedAt must be a finite number of Unix seconds >= 0, got ${authorizedAt}`,
+    );
+  }
+  if (appToken) {
+    throw new TypeError(
+      "authorizedAt is the time of a user's sign-in: omit it for an app token (userId: null)",
+    );
+  }
+  // Rounded so that seconds read from a clock in milliseconds round-trip.
+  return Math.round(authorizedAt * 1000);
 }
 
 function checkConsent(consent: unknown, where: string): FakeConsent {
@@ -641,8 +758,11 @@ function unescapeHtml(text: string): string {
  *   rotated into) then fails with `Refresh token revoked`, its access tokens
  *   with 401 at `/v1/me`. A failed exchange (wrong redirect URI or verifier,
  *   missing client authentication) leaves the code usable.
- * - Refresh tokens do not expire; access tokens and codes expire by the
- *   injected clock.
+ * - Access tokens, codes and refresh tokens expire by the injected clock;
+ *   a refresh token `refreshTokenTtlSeconds` (180 days) after the sign-in it
+ *   descends from, whatever refreshes or rotations happened in between.
+ *   Expiry is checked after revocation: a refresh token both revoked and
+ *   expired is answered `Refresh token revoked`.
  * - CORS preflights (`OPTIONS`) are answered (204) but neither logged in
  *   {@linkcode FakeAccountsServer.prototype.requests}, counted in
  *   {@linkcode FakeAccountsServer.prototype.tokenRequestCount}, nor failed by
@@ -724,9 +844,9 @@ export class FakeAccountsServer implements AsyncDisposable {
   readonly #store: TokenStore;
   readonly #tokenConfig: TokenEndpointConfig;
   readonly #faults = new FaultQueue();
-  #requests: MutableRecord[] = [];
+  readonly #log = new RequestLog(new Interner());
   #tokenRequestCount = 0;
-  #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #listening: Listening | undefined;
   #url: string | undefined;
 
   /**
@@ -765,6 +885,11 @@ export class FakeAccountsServer implements AsyncDisposable {
       "codeTtlSeconds",
       options.codeTtlSeconds,
       600,
+    );
+    const refreshTokenTtlSeconds = positiveSeconds(
+      "refreshTokenTtlSeconds",
+      options.refreshTokenTtlSeconds,
+      DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
     );
     const rotation = options.refreshTokenRotation ?? "never";
     if (rotation !== "never" && rotation !== "always") {
@@ -828,7 +953,11 @@ export class FakeAccountsServer implements AsyncDisposable {
     this.#users = users;
     this.#firstClientId = clients.keys().next().value!;
     this.#firstUserId = users.keys().next().value!;
-    this.#store = new TokenStore(this.#clock, accessTokenTtlSeconds);
+    this.#store = new TokenStore(
+      this.#clock,
+      accessTokenTtlSeconds,
+      refreshTokenTtlSeconds,
+    );
     this.#tokenConfig = {
       clients,
       store: this.#store,
@@ -880,7 +1009,7 @@ export class FakeAccountsServer implements AsyncDisposable {
    * ```
    */
   get requests(): readonly FakeRequestRecord[] {
-    return this.#requests.map((record) => Object.freeze({ ...record }));
+    return this.#log.snapshot();
   }
 
   /**
@@ -943,36 +1072,58 @@ export class FakeAccountsServer implements AsyncDisposable {
    * ```
    */
   listen(options: FakeListenOptions = {}): Promise<string> {
-    if (this.#httpServer !== undefined) {
+    if (this.#listening !== undefined) {
       return Promise.reject(
         new Error(
           `FakeAccountsServer is already listening at ${this.#url}: close() it first`,
         ),
       );
     }
-    let httpServer: Deno.HttpServer<Deno.NetAddr>;
+    // Deno.serve's graceful shutdown() waits for every request in flight,
+    // so a client that sends a head and never its body could hold close()
+    // forever; aborting this signal instead cuts every connection at once.
+    const cut = new AbortController();
+    const listening: Listening = {
+      server: undefined!,
+      cut,
+      inFlight: 0,
+      onIdle: undefined,
+      release: () => {
+        if (--listening.inFlight === 0) listening.onIdle?.();
+      },
+    };
     try {
-      httpServer = Deno.serve({
+      listening.server = Deno.serve({
         hostname: options.hostname ?? "127.0.0.1",
         port: options.port ?? 0,
+        signal: cut.signal,
         onListen() {},
-      }, async (request) => {
-        try {
-          const answer = await this.#route(fromRequest(request));
-          return answer === DROP ? unreadableResponse() : answer;
-        } catch (error) {
-          // The client went away during a delay: nobody reads this answer.
-          if (request.signal.aborted) {
+      }, (request, info) => {
+        // Counted until the answer is delivered, so close() can wait for it
+        // (on a Deno without `completed`, close() cuts at once).
+        const completed = info.completed as Promise<void> | undefined;
+        if (completed !== undefined) {
+          listening.inFlight++;
+          completed.then(listening.release, listening.release);
+        }
+        // Not an async function: a grant then costs one promise (the body),
+        // which matters to throughput over HTTP.
+        const answer = this.#route(fromServedRequest(request, cut.signal));
+        if (!(answer instanceof Promise)) return servedResponse(answer);
+        return answer.then(servedResponse, (error) => {
+          // Cut by close(), or the client went away during a delay: nobody
+          // reads this answer.
+          if (cut.signal.aborted || request.signal.aborted) {
             return new Response(null, { status: 499 });
           }
           throw error;
-        }
+        });
       });
     } catch (error) {
       return Promise.reject(error);
     }
-    const { hostname, port } = httpServer.addr;
-    this.#httpServer = httpServer;
+    const { hostname, port } = listening.server.addr;
+    this.#listening = listening;
     this.#url = `http://${
       hostname.includes(":") ? `[${hostname}]` : hostname
     }:${port}`;
@@ -980,8 +1131,11 @@ export class FakeAccountsServer implements AsyncDisposable {
   }
 
   /**
-   * Stops serving over HTTP, gracefully: waits for requests in progress.
-   * Does nothing when not listening. In-process `fetch` keeps working.
+   * Stops serving over HTTP: waits for requests in progress to be answered,
+   * for at most half a second, then cuts every connection still open (a
+   * client that never sends its body or never reads the answer, a request
+   * held by a `{ delayMs }` fault). Does nothing when not listening.
+   * In-process `fetch` keeps working.
    *
    * @example
    * ```ts
@@ -993,11 +1147,27 @@ export class FakeAccountsServer implements AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    const httpServer = this.#httpServer;
-    if (httpServer === undefined) return;
-    this.#httpServer = undefined;
+    const listening = this.#listening;
+    if (listening === undefined) return;
+    this.#listening = undefined;
     this.#url = undefined;
-    await httpServer.shutdown();
+    if (listening.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          listening.onIdle = undefined;
+          resolve();
+        }, CLOSE_GRACE_MS);
+        listening.onIdle = () => {
+          listening.onIdle = undefined;
+          clearTimeout(timer);
+          // `completed` settles as the answer is handed to the connection,
+          // one turn of the event loop before it is written.
+          setTimeout(resolve, 0);
+        };
+      });
+    }
+    listening.cut.abort();
+    await listening.server.finished;
   }
 
   /**
@@ -1070,6 +1240,7 @@ export class FakeAccountsServer implements AsyncDisposable {
     }
     const request: FakeRequest = {
       method: "GET",
+      pathname: parsed.pathname,
       url: parsed,
       header: () => null,
       text: () => "",
@@ -1097,12 +1268,21 @@ export class FakeAccountsServer implements AsyncDisposable {
   /**
    * Queues a fault for the next request(s) to an endpoint. Faults queued for
    * the same endpoint apply in the order they were queued, each `times`
-   * times.
+   * times. CORS preflights never take a fault.
+   *
+   * With `endpoint: "me"` the fault hits the Web API (`GET /v1/me`, also
+   * `/v1/me/`) before the token is checked, even a request without one, so
+   * code that calls the Web API can be tested against rate limits and
+   * outages; such answers carry `Access-Control-Allow-Origin: *` and do not
+   * count in {@linkcode FakeAccountsServer.prototype.tokenRequestCount}.
    *
    * @param fault `{ status, body?, headers? }`, `"network"`, `{ delayMs }` or
    * `"malformed"`.
-   * @param options How many times, and for which endpoint.
-   * @throws {TypeError} For an unknown fault or endpoint.
+   * @param options How many times, and for which endpoint (`"token"`,
+   * `"authorize"` or `"me"`).
+   * @throws {TypeError} For an unknown fault or endpoint, or a value of the
+   * wrong type (e.g. `{ status: "503" }`); the message shows the value and
+   * its type.
    * @throws {RangeError} For a status outside 200–599, a negative delay, or a
    * `times` that is not a positive integer (or `Infinity`).
    *
@@ -1115,22 +1295,23 @@ export class FakeAccountsServer implements AsyncDisposable {
    * server.failNext("network", { times: 2 });
    * server.failNext({ status: 503 }, { endpoint: "authorize" });
    * ```
+   *
+   * @example Rate-limit the Web API
+   * ```ts
+   * import { FakeAccountsServer } from "@spotify-sdk/auth/testing";
+   *
+   * const server = new FakeAccountsServer();
+   * const { accessToken } = server.issueTokens();
+   * server.failNext({ status: 429, headers: { "retry-after": "2" } }, { endpoint: "me" });
+   * const response = await server.fetch("https://api.spotify.com/v1/me", {
+   *   headers: { authorization: `Bearer ${accessToken}` },
+   * });
+   * console.log(response.status, response.headers.get("retry-after")); // 429 "2"
+   * await response.body?.cancel();
+   * ```
    */
-  failNext(fault: FakeFault, options: FakeFailNextOptions = {}): void {
-    const times = options.times ?? 1;
-    if (!(Number.isInteger(times) && times > 0) && times !== Infinity) {
-      throw new RangeError(
-        `times must be a positive integer or Infinity, got ${times}`,
-      );
-    }
-    const endpoint = options.endpoint ?? "token";
-    if (endpoint !== "token" && endpoint !== "authorize") {
-      throw new TypeError(
-        `endpoint must be "token" or "authorize", got ${
-          JSON.stringify(endpoint)
-        }`,
-      );
-    }
+  failNext(fault: FakeFault, options?: FakeFailNextOptions): void {
+    const { times, endpoint } = checkFailNextOptions(options);
     this.#faults.add(checkFault(fault), endpoint, times);
   }
 
@@ -1138,9 +1319,14 @@ export class FakeAccountsServer implements AsyncDisposable {
    * Issues tokens without a flow, to seed caches: a user token with a
    * refresh token by default, or an app token with `userId: null`.
    *
-   * @param options Client, user, scope and PKCE-ness.
-   * @returns The tokens, as a provider would store them.
-   * @throws {TypeError} For an unknown client, user or scope.
+   * @param options Client, user, scope, PKCE-ness and the time of the
+   * sign-in.
+   * @returns The tokens, as a provider would store them; a user token
+   * carries `authorizedAt` (the sign-in, Unix seconds).
+   * @throws {TypeError} For an unknown client, user or scope, or an
+   * `authorizedAt` that is not a number or is given for an app token.
+   * @throws {RangeError} For an `authorizedAt` that is not a finite number
+   * of seconds >= 0.
    *
    * @example
    * ```ts
@@ -1164,6 +1350,10 @@ export class FakeAccountsServer implements AsyncDisposable {
     const userId = options.userId === undefined
       ? this.#firstUserId
       : options.userId;
+    const authorizedAtMs = checkAuthorizedAt(
+      options.authorizedAt,
+      userId === null,
+    ) ?? this.#clock.now();
     if (userId === null) {
       const { token, expiresAtMs } = this.#store.issueAccessToken(
         clientId,
@@ -1207,12 +1397,14 @@ export class FakeAccountsServer implements AsyncDisposable {
       scope,
       options.pkce ?? client.clientSecret === undefined,
       grantId,
+      authorizedAtMs,
     );
     return {
       accessToken: token,
       expiresAt: expiresAtMs / 1000,
       refreshToken,
       scope,
+      authorizedAt: authorizedAtMs / 1000,
     };
   }
 
@@ -1223,8 +1415,9 @@ export class FakeAccountsServer implements AsyncDisposable {
    * they expire.
    *
    * @param token A refresh token this server issued.
-   * @returns `true` if an active refresh token was revoked, `false` if the
-   * token is unknown, rotated away or already revoked.
+   * @returns `true` if the token was revoked now (an expired one too: it
+   * then answers `Refresh token revoked`), `false` if the token is unknown,
+   * rotated away or already revoked.
    *
    * @example
    * ```ts
@@ -1274,6 +1467,40 @@ export class FakeAccountsServer implements AsyncDisposable {
   }
 
   /**
+   * Tells what a refresh token was issued for, when its sign-in happened and
+   * until when it can be used.
+   *
+   * @param token A refresh token.
+   * @returns Client, user, scope, sign-in time, deadline and whether a
+   * refresh with it would succeed now (`active`: not revoked, rotated away
+   * or expired); `undefined` if this server never issued the token.
+   *
+   * @example
+   * ```ts
+   * import { FakeAccountsServer, FakeClock } from "@spotify-sdk/auth/testing";
+   *
+   * const clock = new FakeClock();
+   * const server = new FakeAccountsServer({ clock });
+   * const { refreshToken } = server.issueTokens({ authorizedAt: clock.now() / 1000 - 86_400 });
+   * const info = server.inspectRefreshToken(refreshToken!);
+   * console.log(info?.active, info?.expiresAt === clock.now() / 1000 - 86_400 + 15_552_000); // true true
+   * ```
+   */
+  inspectRefreshToken(token: string): FakeRefreshTokenInfo | undefined {
+    const store = this.#store;
+    const record = store.refreshTokens.get(token);
+    if (record === undefined) return undefined;
+    return {
+      clientId: record.clientId,
+      userId: record.userId,
+      scope: record.scope,
+      authorizedAt: record.authorizedAtMs / 1000,
+      expiresAt: store.refreshTokenExpiresAtMs(record) / 1000,
+      active: record.status === "active" && !store.refreshTokenExpired(record),
+    };
+  }
+
+  /**
    * Forgets everything that happened: issued codes and tokens, queued
    * faults, the request log and `tokenRequestCount`; the token counters
    * start again at 1. Afterwards the server behaves like a new one with the
@@ -1292,12 +1519,12 @@ export class FakeAccountsServer implements AsyncDisposable {
   reset(): void {
     this.#store.clear();
     this.#faults.clear();
-    this.#requests = [];
+    this.#log.clear();
     this.#tokenRequestCount = 0;
   }
 
   #route(request: FakeRequest): Answer | Promise<Answer> {
-    switch (request.url.pathname) {
+    switch (request.pathname) {
       case "/api/token":
         return this.#tokenEndpoint(request);
       case "/v1/me":
@@ -1314,23 +1541,18 @@ export class FakeAccountsServer implements AsyncDisposable {
     }
   }
 
-  #record(endpoint: FakeEndpoint, at: number): MutableRecord {
-    const record: MutableRecord = { endpoint, status: 0, at };
-    this.#requests.push(record);
-    return record;
-  }
-
-  /** Sets the record's status once the answer is known. */
+  /** Sets the logged request's status once the answer is known. */
   #settle(
-    record: MutableRecord,
+    row: number,
     answer: Answer | Promise<Answer>,
   ): Answer | Promise<Answer> {
+    const log = this.#log;
     if (!(answer instanceof Promise)) {
-      record.status = statusOf(answer);
+      log.setStatus(row, statusOf(answer));
       return answer;
     }
     return answer.then((settled) => {
-      record.status = statusOf(settled);
+      log.setStatus(row, statusOf(settled));
       return settled;
     });
   }
@@ -1353,14 +1575,14 @@ export class FakeAccountsServer implements AsyncDisposable {
   #tokenEndpoint(request: FakeRequest): Answer | Promise<Answer> {
     if (request.method === "OPTIONS") return preflightResponse(TOKEN_METHODS);
     this.#tokenRequestCount++;
-    const record = this.#record("token", this.#clock.now());
+    const row = this.#log.add("token", this.#clock.now());
     const fault = this.#faults.size === 0
       ? undefined
       : this.#faults.take("token");
     if (request.method !== "POST") {
       const answer = () => methodNotAllowed(TOKEN_METHODS, true);
       return this.#settle(
-        record,
+        row,
         fault === undefined
           ? answer()
           : this.#withFault(fault, true, request, answer),
@@ -1368,21 +1590,18 @@ export class FakeAccountsServer implements AsyncDisposable {
     }
     const text = request.text();
     if (typeof text === "string") {
-      return this.#settle(
-        record,
-        this.#tokenGrant(request, text, record, fault),
-      );
+      return this.#settle(row, this.#tokenGrant(request, text, row, fault));
     }
-    return this.#settle(
-      record,
-      text.then((body) => this.#tokenGrant(request, body, record, fault)),
+    // Settled inside the callback: no second promise on the common path.
+    return text.then((body) =>
+      this.#settle(row, this.#tokenGrant(request, body, row, fault))
     );
   }
 
   #tokenGrant(
     request: FakeRequest,
     body: string,
-    record: MutableRecord,
+    row: number,
     fault: FakeFault | undefined,
   ): Answer | Promise<Answer> {
     const form = isFormContentType(request.header("content-type"))
@@ -1390,9 +1609,9 @@ export class FakeAccountsServer implements AsyncDisposable {
       : EMPTY_FORM;
     const authorization = request.header("authorization");
     const grantType = form.get("grant_type");
-    if (grantType !== null) record.grantType = grantType;
+    if (grantType !== null) this.#log.setGrantType(row, grantType);
     const clientId = requestedClientId(authorization, form);
-    if (clientId !== undefined) record.clientId = clientId;
+    if (clientId !== undefined) this.#log.setClientId(row, clientId);
     const answer = (): Response | Promise<Response> => {
       const outcome = handleTokenGrant(this.#tokenConfig, form, authorization);
       return outcome instanceof Promise
@@ -1404,17 +1623,27 @@ export class FakeAccountsServer implements AsyncDisposable {
       : this.#withFault(fault, true, request, answer);
   }
 
-  #meEndpoint(request: FakeRequest): Answer {
+  #meEndpoint(request: FakeRequest): Answer | Promise<Answer> {
     if (request.method === "OPTIONS") return preflightResponse(ME_METHODS);
-    const record = this.#record("me", this.#clock.now());
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      record.status = 405;
-      return methodNotAllowed(ME_METHODS, true);
-    }
-    const outcome = handleMe(request, this.#store, this.#users);
-    if (outcome.clientId !== undefined) record.clientId = outcome.clientId;
-    record.status = outcome.status;
-    return webApiResponse(outcome.status, outcome.body);
+    const row = this.#log.add("me", this.#clock.now());
+    // Before the token check: a rate limit hits requests without a token too.
+    const fault = this.#faults.size === 0 ? undefined : this.#faults.take("me");
+    const answer = (): Response => {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return methodNotAllowed(ME_METHODS, true);
+      }
+      const outcome = handleMe(request, this.#store, this.#users);
+      if (outcome.clientId !== undefined) {
+        this.#log.setClientId(row, outcome.clientId);
+      }
+      return webApiResponse(outcome.status, outcome.body);
+    };
+    return this.#settle(
+      row,
+      fault === undefined
+        ? answer()
+        : this.#withFault(fault, true, request, answer),
+    );
   }
 
   #authorizeEndpoint(
@@ -1422,9 +1651,9 @@ export class FakeAccountsServer implements AsyncDisposable {
     consent: FakeConsent,
     userId: string,
   ): Answer | Promise<Answer> {
-    const record = this.#record("authorize", this.#clock.now());
+    const row = this.#log.add("authorize", this.#clock.now());
     const clientId = request.url.searchParams.get("client_id");
-    if (clientId !== null) record.clientId = clientId;
+    if (clientId !== null) this.#log.setClientId(row, clientId);
     const fault = this.#faults.size === 0
       ? undefined
       : this.#faults.take("authorize");
@@ -1449,12 +1678,17 @@ export class FakeAccountsServer implements AsyncDisposable {
       });
     };
     return this.#settle(
-      record,
+      row,
       fault === undefined
         ? answer()
         : this.#withFault(fault, false, request, answer),
     );
   }
+}
+
+/** What `Deno.serve` sends for an answer: a dropped connection can't be. */
+function servedResponse(answer: Answer): Response {
+  return answer === DROP ? unreadableResponse() : answer;
 }
 
 function toTokenResponse(outcome: TokenOutcome): Response {

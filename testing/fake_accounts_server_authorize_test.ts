@@ -4,6 +4,8 @@ import {
   authorizeUrl,
   CHALLENGE,
   CLIENT_ID,
+  exchange,
+  getCode,
   getMe,
   postToken,
   REDIRECT_URI,
@@ -259,19 +261,130 @@ for (
   });
 }
 
-Deno.test("registering https, loopback IP and custom-scheme redirect URIs is fine", () => {
-  new FakeAccountsServer({
-    clients: [{
-      clientId: "app",
-      redirectUris: [
-        "https://example.com/callback",
-        "http://127.0.0.1/callback",
-        "http://127.0.0.1:8888/callback",
-        "http://127.5.5.5:1/cb",
-        "http://[::1]:8080/callback",
-        "https://127.0.0.1/callback",
-        "myapp://callback",
-      ],
-    }],
+Deno.test("registering https, loopback IP and custom-scheme redirect URIs is fine, and each is usable", async () => {
+  const redirectUris = [
+    "https://example.com/callback",
+    "http://127.0.0.1/callback",
+    "http://127.0.0.1:8888/callback",
+    "http://127.5.5.5:1/cb",
+    "http://[::1]:8080/callback",
+    "https://127.0.0.1/callback",
+    "myapp://callback",
+  ];
+  const server = new FakeAccountsServer({
+    clients: [{ clientId: "app", redirectUris }],
   });
+  const callbacks: string[] = [];
+  for (const redirectUri of redirectUris) {
+    const callback = await server.authorize(
+      authorizeUrl({ client_id: "app", redirect_uri: redirectUri }),
+    );
+    callbacks.push(callback.slice(0, callback.indexOf("?")));
+  }
+  assert.deepEqual(callbacks, redirectUris);
 });
+
+for (
+  const registered of [
+    " http://127.0.0.1/callback",
+    "http://127.0.0.1/callback ",
+    "http://127.0.0.1/call back",
+    "\thttp://127.0.0.1/callback",
+  ]
+) {
+  Deno.test(`registering the redirect URI ${JSON.stringify(registered)} (whitespace) is a TypeError`, () => {
+    assert.throws(
+      () =>
+        new FakeAccountsServer({
+          clients: [{ clientId: "app", redirectUris: [registered] }],
+        }),
+      (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.ok(error.message.includes("without spaces"), error.message);
+        return true;
+      },
+    );
+  });
+}
+
+// --- malformed redirect URIs (issue 16, items 12 and 13) -------------------
+
+/** Requested URIs that no registration matches and no parser should crash on. */
+const MALFORMED_REDIRECT_URIS = [
+  "http://127.0.0.1:99999/callback",
+  "http://127.0.0.1:65536/callback",
+  "http://127.0.0.1:0/callback",
+  "http://127.0.0.1:08888/callback",
+  "http://127.0.0.1:/callback",
+  " http://127.0.0.1:8888/callback",
+  "\thttp://127.0.0.1:8888/callback",
+  "http://127.0.0.1:8888/callback\n",
+  "http://[::1:8888/callback",
+  "http://127.0.0.1:8888/call back",
+];
+
+for (const requested of MALFORMED_REDIRECT_URIS) {
+  Deno.test(`/authorize with the malformed redirect URI ${JSON.stringify(requested)} shows the Invalid redirect URI page`, async () => {
+    const server = new FakeAccountsServer(); // registers http://127.0.0.1/callback, no port
+    const url = authorizeUrl({ redirect_uri: requested });
+    const response = await server.fetch(url, { redirect: "manual" });
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get("location"), null);
+    assert.ok(
+      (await response.text()).includes("INVALID_CLIENT: Invalid redirect URI"),
+    );
+    assert.deepEqual(
+      server.requests.map(({ endpoint, status }) => [endpoint, status]),
+      [["authorize", 400]],
+    );
+  });
+
+  Deno.test(`authorize() with the malformed redirect URI ${JSON.stringify(requested)} throws an Error naming Invalid redirect URI`, async () => {
+    const server = new FakeAccountsServer();
+    await assert.rejects(
+      server.authorize(authorizeUrl({ redirect_uri: requested })),
+      (error: Error) => {
+        assert.equal(error.constructor, Error); // a TypeError means "network"
+        assert.ok(
+          error.message.includes("Invalid redirect URI"),
+          error.message,
+        );
+        return true;
+      },
+    );
+  });
+}
+
+Deno.test("over HTTP, /authorize with redirect URI port 99999 is the 400 page, not a 500", async () => {
+  await using server = new FakeAccountsServer();
+  await server.listen();
+  const query = new URL(
+    authorizeUrl({ redirect_uri: "http://127.0.0.1:99999/callback" }),
+  ).search;
+  const response = await fetch(`${server.url}/authorize${query}`, {
+    redirect: "manual",
+  });
+  assert.equal(response.status, 400);
+  const page = await response.text();
+  assert.ok(page.includes("INVALID_CLIENT: Invalid redirect URI"), page);
+});
+
+for (
+  const requested of [
+    "http://127.0.0.1:99999/callback",
+    " http://127.0.0.1:8888/callback",
+    "not a url",
+  ]
+) {
+  Deno.test(`exchanging a code with the malformed redirect_uri ${JSON.stringify(requested)} is invalid_grant 'Invalid redirect URI'`, async () => {
+    const server = new FakeAccountsServer();
+    const code = await getCode(server);
+    const answer = await exchange(server, code, { redirect_uri: requested });
+    assert.equal(answer.status, 400);
+    assert.deepEqual(answer.body, {
+      error: "invalid_grant",
+      error_description: "Invalid redirect URI",
+    });
+    assert.equal((await exchange(server, code)).status, 200); // still usable
+  });
+}

@@ -263,9 +263,162 @@ Deno.test("failNext() rejects malformed faults and options", () => {
   assert.throws(() => server.failNext("boom"), TypeError);
   assert.throws(
     // @ts-expect-error: not an endpoint
-    () => server.failNext("network", { endpoint: "me" }),
+    () => server.failNext("network", { endpoint: "userinfo" }),
     TypeError,
   );
+});
+
+/** `failNext` without its types, to pass what JavaScript callers might. */
+function untypedFailNext(
+  server: FakeAccountsServer,
+): (fault: unknown, options?: unknown) => void {
+  return server.failNext.bind(server) as (
+    fault: unknown,
+    options?: unknown,
+  ) => void;
+}
+
+for (
+  const [name, fault, options, shown] of [
+    ["a string status", { status: "503" }, undefined, '"503" (string)'],
+    ["a string delayMs", { delayMs: "5" }, undefined, '"5" (string)'],
+    ["a string times", "network", { times: "2" }, '"2" (string)'],
+    [
+      "an endpoint in the wrong case",
+      "network",
+      { endpoint: "Me" },
+      '"Me" (string)',
+    ],
+    ["an endpoint instead of options", "network", "me", '"me" (string)'],
+    ["a number fault", 503, undefined, "503 (number)"],
+    ["a null fault", null, undefined, "null (null)"],
+  ] as const
+) {
+  Deno.test(`failNext() with ${name} is a TypeError showing ${shown}`, () => {
+    const failNext = untypedFailNext(new FakeAccountsServer());
+    assert.throws(
+      () => failNext(fault, options),
+      (error: Error) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.ok(error.message.includes(shown), error.message);
+        return true;
+      },
+    );
+  });
+}
+
+Deno.test("failNext() rejects a fault with both a status and a delayMs", () => {
+  const server = new FakeAccountsServer();
+  assert.throws(() => server.failNext({ status: 503, delayMs: 5 }), TypeError);
+});
+
+Deno.test("failNext() rejects a body that is not JSON-serializable with a TypeError", () => {
+  const server = new FakeAccountsServer();
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.throws(
+    () => server.failNext({ status: 500, body: cyclic }),
+    TypeError,
+  );
+  assert.throws(() => server.failNext({ status: 500, body: 1n }), TypeError);
+});
+
+Deno.test("failNext() rejects invalid fault headers with a TypeError", () => {
+  const server = new FakeAccountsServer();
+  assert.throws(
+    () => server.failNext({ status: 429, headers: { "bad name": "1" } }),
+    TypeError,
+  );
+});
+
+// --- Web API faults ------------------------------------------------------
+
+Deno.test("a 'me' fault answers the next GET /v1/me with it, then normally", async () => {
+  const server = new FakeAccountsServer();
+  const { accessToken } = server.issueTokens();
+  server.failNext({ status: 429, headers: { "retry-after": "2" } }, {
+    endpoint: "me",
+  });
+  const response = await server.fetch(ME_URL, {
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+  assert.equal(response.status, 429);
+  assert.equal(response.headers.get("retry-after"), "2");
+  assert.equal(response.headers.get("access-control-allow-origin"), "*");
+  await response.body?.cancel();
+  assert.equal((await getMe(server.fetch, accessToken)).status, 200);
+  assert.deepEqual(
+    server.requests.map(({ endpoint, status }) => [endpoint, status]),
+    [["me", 429], ["me", 200]],
+  );
+  assert.equal(server.tokenRequestCount, 0);
+});
+
+Deno.test("a 'me' fault applies before the token check, even without a token", async () => {
+  const server = new FakeAccountsServer();
+  server.failNext({ status: 503, body: { error: { status: 503 } } }, {
+    endpoint: "me",
+  });
+  const answer = await getMe(server.fetch, undefined);
+  assert.equal(answer.status, 503);
+  assert.deepEqual(answer.body, { error: { status: 503 } });
+  assert.equal((await getMe(server.fetch, undefined)).status, 401);
+});
+
+Deno.test("a 'me' fault applies to /v1/me/ (trailing slash)", async () => {
+  const server = new FakeAccountsServer();
+  server.failNext({ status: 502 }, { endpoint: "me" });
+  const response = await server.fetch(`${ME_URL}/`);
+  assert.equal(response.status, 502);
+  await response.body?.cancel();
+});
+
+Deno.test("a CORS preflight to /v1/me does not consume a 'me' fault", async () => {
+  const server = new FakeAccountsServer();
+  server.failNext({ status: 429 }, { endpoint: "me" });
+  const preflight = await server.fetch(ME_URL, {
+    method: "OPTIONS",
+    headers: {
+      origin: "http://127.0.0.1:5173",
+      "access-control-request-method": "GET",
+    },
+  });
+  assert.equal(preflight.status, 204);
+  const response = await server.fetch(ME_URL);
+  assert.equal(response.status, 429);
+  await response.body?.cancel();
+});
+
+Deno.test("'network', 'malformed' and { delayMs } faults work on /v1/me", async () => {
+  const server = new FakeAccountsServer();
+  const { accessToken } = server.issueTokens();
+  server.failNext("network", { endpoint: "me" });
+  server.failNext("malformed", { endpoint: "me" });
+  server.failNext({ delayMs: 1 }, { endpoint: "me" });
+  await assert.rejects(getMe(server.fetch, accessToken), TypeError);
+  const malformed = await server.fetch(ME_URL, {
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+  assert.equal(malformed.status, 200);
+  assert.equal(malformed.headers.get("access-control-allow-origin"), "*");
+  await assert.rejects(malformed.json(), SyntaxError);
+  const delayed = await getMe(server.fetch, accessToken);
+  assert.equal(delayed.status, 200);
+  assert.equal(delayed.body.id, "test-user");
+  assert.deepEqual(server.requests.map(({ status }) => status), [0, 200, 200]);
+});
+
+Deno.test("'me' faults and token faults do not take each other's requests", async () => {
+  const server = new FakeAccountsServer();
+  server.failNext({ status: 429 }, { endpoint: "me" });
+  server.failNext({ status: 503 });
+  const token = await postToken(server.fetch, CLIENT_CREDENTIALS);
+  assert.equal(token.status, 503);
+  const me = await server.fetch(ME_URL);
+  assert.equal(me.status, 429);
+  await me.body?.cancel();
+  assert.equal((await postToken(server.fetch, CLIENT_CREDENTIALS)).status, 200);
+  assert.equal(server.tokenRequestCount, 2);
 });
 
 // --- over HTTP -----------------------------------------------------------
@@ -313,6 +466,31 @@ Deno.test("over HTTP, GET /authorize redirects and /v1/me answers", async () => 
   const { accessToken } = server.issueTokens();
   const me = await getMe(fetch, accessToken, `${server.url}/v1/me`);
   assert.equal(me.body.id, "test-user");
+});
+
+Deno.test("over HTTP, a 'me' fault answers a browser's /v1/me with CORS headers, after its preflight", async () => {
+  await using server = new FakeAccountsServer();
+  await server.listen();
+  server.failNext({ status: 429, headers: { "retry-after": "3" } }, {
+    endpoint: "me",
+  });
+  const preflight = await fetch(`${server.url}/v1/me`, {
+    method: "OPTIONS",
+    headers: {
+      origin: "http://127.0.0.1:5173",
+      "access-control-request-method": "GET",
+      "access-control-request-headers": "authorization",
+    },
+  });
+  assert.equal(preflight.status, 204);
+  await preflight.body?.cancel();
+  const response = await fetch(`${server.url}/v1/me`, {
+    headers: { authorization: "Bearer fake-access-1" },
+  });
+  assert.equal(response.status, 429);
+  assert.equal(response.headers.get("retry-after"), "3");
+  assert.equal(response.headers.get("access-control-allow-origin"), "*");
+  await response.body?.cancel();
 });
 
 Deno.test("over HTTP, a 'network' fault makes the client's fetch reject with TypeError", async () => {

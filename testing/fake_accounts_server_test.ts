@@ -604,7 +604,7 @@ Deno.test("a confidential refresh without client authentication is 'Invalid clie
 
 // --- issueTokens, inspectAccessToken, reset ------------------------------
 
-Deno.test("issueTokens() defaults to the first client and user, with a refresh token and scope ''", () => {
+Deno.test("issueTokens() defaults to the first client and user, with a refresh token, scope '' and a sign-in now", () => {
   const clock = new FakeClock(1_000_000);
   const server = new FakeAccountsServer({ clock });
   const token = server.issueTokens();
@@ -613,6 +613,7 @@ Deno.test("issueTokens() defaults to the first client and user, with a refresh t
     expiresAt: 1_000 + 3600,
     refreshToken: "fake-refresh-1",
     scope: "",
+    authorizedAt: 1_000,
   });
   assert.deepEqual(server.inspectAccessToken(token.accessToken), {
     clientId: CLIENT_ID,

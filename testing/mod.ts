@@ -48,6 +48,7 @@ export {
   type FakeFaultEndpoint,
   type FakeIssueTokensOptions,
   type FakeListenOptions,
+  type FakeRefreshTokenInfo,
   type FakeRequestRecord,
   type FakeStatusFault,
   type FakeUser,
@@ -67,5 +68,6 @@ export type {
   AuthProvider,
   Clock,
   TokenCache,
+  TokenCacheLockOptions,
   TokenInfo,
 } from "../auth/token.ts";
