@@ -67,10 +67,30 @@ async function runUnprivileged(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const work = await Deno.makeTempDir({ dir, prefix: "unprivileged_" });
   const script = `${work}/script.ts`;
-  await Deno.writeTextFile(script, source);
   const denoArgs = ["run", "--quiet", "--no-prompt", ...flags, script, ...args];
   let command: Deno.Command;
   if (await isRoot()) {
+    // `nobody` may not be able to read this checkout (a clone in a 0700
+    // directory): give it its own bundled copy of the module.
+    const bundled = `${work}/file_token_cache.js`;
+    const bundle = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform=deno",
+        "-o",
+        bundled,
+        new URL(MODULE_URL).pathname,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+    await Deno.chmod(bundled, 0o644);
+    await Deno.writeTextFile(
+      script,
+      source.replaceAll(JSON.stringify(MODULE_URL), '"./file_token_cache.js"'),
+    );
     const nobody = 65534;
     for (const path of [dir, work, ...ownDirs]) {
       await Deno.chmod(path, 0o755);
@@ -94,6 +114,7 @@ async function runUnprivileged(
       stderr: "piped",
     });
   } else {
+    await Deno.writeTextFile(script, source);
     command = new Deno.Command(Deno.execPath(), {
       args: denoArgs,
       stdout: "piped",
