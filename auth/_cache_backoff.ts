@@ -5,6 +5,8 @@
  * @module
  */
 
+import { sleep } from "./_timing.ts";
+
 /**
  * Returns how long to wait before attempt `attempt` (0-based): exponential
  * from `minMs`, capped at `maxMs`, with "equal jitter" (half fixed, half
@@ -61,4 +63,42 @@ export function positiveDuration(
     );
   }
   return value;
+}
+
+/** How {@linkcode waitForLock} waits. */
+export interface LockWait {
+  /** Give up after this long, with `timedOut(waitedMs)`. */
+  timeoutMs: number;
+  /** Backoff bounds between attempts (jittered, doubling). */
+  minMs: number;
+  maxMs: number;
+  /** Stops the wait at once with `signal.reason`. */
+  signal?: AbortSignal;
+  /** The error to throw once `timeoutMs` has passed. */
+  timedOut(waitedMs: number): Error;
+}
+
+/**
+ * Calls `tryTake` until it takes the lock (resolves `true`), waiting with
+ * backoff and jitter between attempts, bounded by `timeoutMs` and `signal`.
+ * Errors from `tryTake` reject at once: only a held lock is waited for.
+ */
+export async function waitForLock(
+  tryTake: () => Promise<boolean>,
+  wait: LockWait,
+): Promise<void> {
+  const startedAt = Date.now();
+  for (let attempt = 0;; attempt++) {
+    wait.signal?.throwIfAborted();
+    if (await tryTake()) return;
+    const waited = Date.now() - startedAt;
+    if (waited >= wait.timeoutMs) throw wait.timedOut(waited);
+    await sleep(
+      Math.min(
+        backoffDelay(attempt, wait.minMs, wait.maxMs),
+        wait.timeoutMs - waited,
+      ),
+      wait.signal,
+    );
+  }
 }

@@ -14,6 +14,7 @@ import {
   backoffDelay,
   positiveDuration,
   repeatEvery,
+  waitForLock,
 } from "./_cache_backoff.ts";
 import { randomHex } from "./_encoding.ts";
 import { sleep } from "./_timing.ts";
@@ -380,45 +381,39 @@ export class KvTokenCache implements TokenCache {
     }
   }
 
-  async #acquire(owner: string, signal?: AbortSignal): Promise<void> {
-    const startedAt = Date.now();
-    for (let attempt = 0;; attempt++) {
-      signal?.throwIfAborted();
+  #acquire(owner: string, signal?: AbortSignal): Promise<void> {
+    return waitForLock(async () => {
       try {
         const entry = await this.#kv.get(this.#leaseKey);
         const now = this.#clock.now();
-        if (!leaseIsHeld(entry.value, now)) {
-          const result = await this.#kv.atomic()
-            .check({ key: this.#leaseKey, versionstamp: entry.versionstamp })
-            .set(
-              this.#leaseKey,
-              { owner, expiresAt: now + this.#leaseMs },
-              { expireIn: this.#leaseMs },
-            )
-            .commit();
-          if (result.ok) return;
-        }
+        if (leaseIsHeld(entry.value, now)) return false;
+        const result = await this.#kv.atomic()
+          .check({ key: this.#leaseKey, versionstamp: entry.versionstamp })
+          .set(
+            this.#leaseKey,
+            { owner, expiresAt: now + this.#leaseMs },
+            { expireIn: this.#leaseMs },
+          )
+          .commit();
+        return result.ok;
       } catch (error) {
         // Contention on a shared SQLite file: just another failed attempt.
         if (!isBusyError(error)) throw error;
+        return false;
       }
-      const waited = Date.now() - startedAt;
-      if (waited >= this.#lockTimeoutMs) {
-        throw new SpotifyAuthError(
+    }, {
+      timeoutMs: this.#lockTimeoutMs,
+      minMs: LOCK_BACKOFF_MIN_MS,
+      maxMs: LOCK_BACKOFF_MAX_MS,
+      ...(signal === undefined ? {} : { signal }),
+      timedOut: (waited) =>
+        new SpotifyAuthError(
           "timeout",
           `KvTokenCache timed out after ${waited} ms waiting for the lock lease at ${
             describeKey(this.#leaseKey)
           }.`,
-        );
-      }
-      await sleep(
-        Math.min(
-          backoffDelay(attempt, LOCK_BACKOFF_MIN_MS, LOCK_BACKOFF_MAX_MS),
-          this.#lockTimeoutMs - waited,
         ),
-        signal,
-      );
-    }
+    });
   }
 
   async #renew(owner: string): Promise<void> {

@@ -12,12 +12,11 @@ import {
   tokenFromRecord,
 } from "./_cache_token.ts";
 import {
-  backoffDelay,
   positiveDuration,
   repeatEvery,
+  waitForLock,
 } from "./_cache_backoff.ts";
 import { randomHex } from "./_encoding.ts";
-import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { TokenCache, TokenCacheLockOptions, TokenInfo } from "./token.ts";
 
@@ -382,10 +381,9 @@ export class RedisTokenCache implements TokenCache {
     }
   }
 
-  async #acquire(owner: string, signal?: AbortSignal): Promise<void> {
-    const startedAt = Date.now();
+  #acquire(owner: string, signal?: AbortSignal): Promise<void> {
     const take = ["SET", this.#lockKey, owner, "NX", "PX", `${this.#leaseMs}`];
-    for (let attempt = 0;; attempt++) {
+    return waitForLock(async () => {
       const reply = await this.#send(take, {
         signal,
         // Taken after we stopped waiting: nobody will use it, free it now.
@@ -393,24 +391,20 @@ export class RedisTokenCache implements TokenCache {
           if (replyText(late) === "OK") void this.#release(owner);
         },
       });
-      if (replyText(reply) === "OK") return;
-      const waited = Date.now() - startedAt;
-      if (waited >= this.#lockTimeoutMs) {
-        throw new SpotifyAuthError(
+      return replyText(reply) === "OK";
+    }, {
+      timeoutMs: this.#lockTimeoutMs,
+      minMs: LOCK_BACKOFF_MIN_MS,
+      maxMs: LOCK_BACKOFF_MAX_MS,
+      ...(signal === undefined ? {} : { signal }),
+      timedOut: (waited) =>
+        new SpotifyAuthError(
           "timeout",
           `RedisTokenCache timed out after ${waited} ms waiting for the lock at Redis key ${
             JSON.stringify(this.#lockKey)
           }, held by another process (lockTimeoutMs is ${this.#lockTimeoutMs}).`,
-        );
-      }
-      await sleep(
-        Math.min(
-          backoffDelay(attempt, LOCK_BACKOFF_MIN_MS, LOCK_BACKOFF_MAX_MS),
-          this.#lockTimeoutMs - waited,
         ),
-        signal,
-      );
-    }
+    });
   }
 
   async #release(owner: string): Promise<void> {
