@@ -19,6 +19,14 @@
  * - {@linkcode UserSessions}: "Sign in with Spotify" for web apps with many
  *   users: cookies, CSRF state, one token per session in Deno KV.
  *
+ * Spotify ends every sign-in after 6 months: a dead refresh token is sent
+ * once, removed from the cache, reported to `onAuthorizationLost`, and the
+ * call rejects with `authorization_required` so the app can ask the user to
+ * sign in again ({@linkcode AuthorizationCode.authorizationExpiresAt} warns
+ * early, {@linkcode AuthorizationCode.signOut} signs out). Single-page apps
+ * use `@spotify-sdk/auth/browser` (PKCE redirect login, one refresh across
+ * tabs).
+ *
  * Every provider reads missing credentials from `SPOTIFY_SDK_CLIENT_ID`,
  * `SPOTIFY_SDK_CLIENT_SECRET` and `SPOTIFY_SDK_REDIRECT_URI`. Test doubles,
  * including a strict fake of the accounts service, are in
