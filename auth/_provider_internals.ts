@@ -4,6 +4,8 @@
 // toSpotifyApiAuth() can report a token's expiry by the provider's own clock
 // without widening the AuthProvider interface.
 
+import type { TokenInfo } from "./token.ts";
+
 /** A current access token with its expiry, read by the provider's clock. */
 export interface TokenDetails {
   /** The access token, exactly as `getAccessToken()` would return it. */
@@ -42,4 +44,29 @@ export function readTokenDetails(provider: object): Promise<TokenDetails> {
     );
   }
   return read();
+}
+
+/** Stores a token obtained elsewhere as this provider's own (a sign-in). */
+export type AdoptToken = (token: TokenInfo) => Promise<void>;
+
+const adopters = new WeakMap<object, AdoptToken>();
+
+/** Called by AuthorizationCode's constructor. */
+export function registerTokenAdopter(
+  provider: object,
+  adopt: AdoptToken,
+): void {
+  adopters.set(provider, adopt);
+}
+
+/**
+ * Makes `token` (from a code exchange another instance made for the same
+ * callback) the provider's token, in memory and in its cache. Providers that
+ * are not ours are left alone.
+ */
+export async function adoptToken(
+  provider: object,
+  token: TokenInfo,
+): Promise<void> {
+  await adopters.get(provider)?.(token);
 }

@@ -43,6 +43,8 @@ interface Flight {
   waiters: number;
   /** The work itself, which close() waits for (boundedly). */
   work: Promise<unknown>;
+  /** Started by a forced refresh: it never hands back the cached token. */
+  forced: boolean;
 }
 
 /** How many dead refresh tokens a provider remembers (never sent again). */
@@ -143,17 +145,20 @@ export class TokenLifecycle {
   async #slowPath(force: boolean, signal?: AbortSignal): Promise<TokenInfo> {
     this.assertOpen();
     signal?.throwIfAborted();
-    // A forced refresh must not come back with the token it is replacing.
+    // A forced refresh must not come back with the token it is replacing
+    // (with nothing in memory: with whatever the cache holds).
     const replacing = force ? this.#token?.accessToken : undefined;
     for (;;) {
       const joined = this.#flight;
-      const flight = joined ?? this.#startFlight(replacing);
+      const flight = joined ?? this.#startFlight(force, replacing);
       const token = await this.#wait(flight, signal);
-      // A flight started by someone else may have reused the token being
-      // replaced; our own flight's answer is final.
+      // Our own flight's answer is final; one started by someone else may
+      // have reused the token being replaced.
+      if (joined === undefined || !force) return token;
       if (
-        joined === undefined || replacing === undefined ||
-        token.accessToken !== replacing
+        replacing === undefined
+          ? joined.forced
+          : token.accessToken !== replacing
       ) {
         return token;
       }
@@ -283,7 +288,7 @@ export class TokenLifecycle {
     if (this.#unsaved === token) this.#unsaved = undefined;
   }
 
-  #startFlight(replacing: string | undefined): Flight {
+  #startFlight(force: boolean, replacing: string | undefined): Flight {
     const controller = new AbortController();
     const hasLock = typeof this.#cache.lock === "function";
     const refresh = async (): Promise<TokenInfo> => {
@@ -302,7 +307,9 @@ export class TokenLifecycle {
       // Another instance or process may have refreshed already.
       if (
         cached !== undefined && this.#isFresh(cached) &&
-        cached.accessToken !== replacing && !this.#isDead(cached)
+        !this.#isDead(cached) &&
+        (!force ||
+          (replacing !== undefined && cached.accessToken !== replacing))
       ) {
         return cached;
       }
@@ -367,7 +374,13 @@ export class TokenLifecycle {
     // Rejections reach every waiter; none may go unhandled when all gave up.
     promise.catch(() => {});
     work.catch(() => {});
-    const flight: Flight = { promise, controller, waiters: 0, work };
+    const flight: Flight = {
+      promise,
+      controller,
+      waiters: 0,
+      work,
+      forced: force,
+    };
     this.#flight = flight;
     return flight;
   }

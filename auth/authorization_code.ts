@@ -18,7 +18,10 @@ import {
   resolveSkewSeconds,
   TokenLifecycle,
 } from "./_token_lifecycle.ts";
-import { registerTokenDetails } from "./_provider_internals.ts";
+import {
+  registerTokenAdopter,
+  registerTokenDetails,
+} from "./_provider_internals.ts";
 import type { AuthorizeLocalOptions } from "./authorize_local.ts";
 import { localLogin } from "./_local_login.ts";
 import { SpotifyAuthError } from "./errors.ts";
@@ -400,6 +403,9 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       },
     );
     registerTokenDetails(this, () => this.#lifecycle.tokenDetails());
+    registerTokenAdopter(this, async (token) => {
+      await this.#lifecycle.obtainAndStore(() => Promise.resolve(token));
+    });
   }
 
   /** The redirect URI this provider uses. */

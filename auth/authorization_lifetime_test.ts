@@ -544,3 +544,14 @@ Deno.test("AuthorizationCode's authorization_required names the token file and w
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("AuthorizationCode.getAccessToken({ forceRefresh }) refreshes even with nothing in memory", async () => {
+  const { clock, server } = setup();
+  const seeded = server.issueTokens({ scope: "user-read-private" });
+  const cache = new InMemoryTokenCache(seeded);
+  await using auth = provider(server, clock, { tokenCache: cache });
+  const forced = await auth.getAccessToken({ forceRefresh: true });
+  assert.notEqual(forced, seeded.accessToken, "the cached token was rejected");
+  assert.equal(server.tokenRequestCount, 1);
+  assert.equal(cache.get()?.accessToken, forced);
+});

@@ -7,6 +7,7 @@
  */
 
 import { AuthorizationCode } from "../auth/authorization_code.ts";
+import { adoptToken } from "../auth/_provider_internals.ts";
 import { SpotifyAuthError } from "../auth/errors.ts";
 import type { TokenInfo } from "../auth/token.ts";
 import type { StorageLike } from "./web_storage_token_cache.ts";
@@ -77,7 +78,10 @@ interface PendingLoginRecord {
  * (and any double call) must share one exchange, whichever provider each
  * call was given, since the code and the pending entry can only be used once.
  */
-const completions = new Map<string, Promise<TokenInfo>>();
+const completions = new Map<
+  string,
+  { auth: AuthorizationCode; completion: Promise<TokenInfo> }
+>();
 
 /**
  * Starts a PKCE sign-in: creates a state and a code verifier, keeps them in
@@ -152,9 +156,8 @@ export async function startBrowserLogin(
  *   replayed callback (the back button, a reload of an old URL) is a
  *   `state_mismatch`, without a request.
  * - Concurrent calls for the same URL in one document (React StrictMode)
- *   share one exchange and get the same token. The provider that made the
- *   exchange stores it; give every provider the same cache (a
- *   `WebStorageTokenCache`) and they all see it.
+ *   share one exchange and get the same token, whichever provider each
+ *   call was given; every one of them stores it in its own cache.
  * - Whatever the outcome, `code`, `state`, `error` and `error_description`
  *   are removed from the address bar.
  *
@@ -208,7 +211,14 @@ export function completeBrowserLogin(
   }
   const key = url.href;
   const inFlight = completions.get(key);
-  if (inFlight !== undefined) return inFlight;
+  if (inFlight !== undefined) {
+    if (inFlight.auth === auth) return inFlight.completion;
+    // Another instance made the exchange: this one signs in with its token.
+    return inFlight.completion.then(async (token) => {
+      await adoptToken(auth, token);
+      return token;
+    });
+  }
   let storage: StorageLike;
   let replaceState: (url: string) => void;
   try {
@@ -222,14 +232,16 @@ export function completeBrowserLogin(
   // (StrictMode) must still see the callback URL and join this completion.
   const completion: Promise<TokenInfo> = exchangeCallback(auth, url, storage)
     .finally(() => {
-      if (completions.get(key) === completion) completions.delete(key);
+      if (completions.get(key)?.completion === completion) {
+        completions.delete(key);
+      }
       try {
         replaceState(cleanUrl(url));
       } catch {
         // The sign-in's outcome matters more than the address bar.
       }
     });
-  completions.set(key, completion);
+  completions.set(key, { auth, completion });
   return completion;
 }
 

@@ -206,6 +206,27 @@ Deno.test("completeBrowserLogin() called twice at once for one callback makes on
   assert.equal(replaced.length, 1);
 });
 
+Deno.test("completeBrowserLogin() called at once with two providers signs both in, each in its own cache", async () => {
+  const server = newServer();
+  const storage = new MemoryStorage();
+  const url = await callbackUrl(server, storage);
+  const firstCache = new InMemoryTokenCache();
+  const secondCache = new InMemoryTokenCache();
+  await using first = newAuth(server, firstCache);
+  await using second = newAuth(server, secondCache);
+  const options = { url, storage, replaceState: () => {} };
+  const [a, b] = await Promise.all([
+    completeBrowserLogin(first, options),
+    completeBrowserLogin(second, options),
+  ]);
+  assert.deepEqual(a, b);
+  assert.deepEqual(firstCache.get(), a);
+  assert.deepEqual(secondCache.get(), a);
+  assert.equal(await first.getAccessToken(), a!.accessToken);
+  assert.equal(await second.getAccessToken(), a!.accessToken);
+  assert.equal(server.tokenRequestCount, 1);
+});
+
 Deno.test("completeBrowserLogin() of a callback already used is state_mismatch, without a request", async () => {
   const server = newServer();
   const storage = new MemoryStorage();
