@@ -1627,7 +1627,11 @@ export class FakeAccountsServer implements AsyncDisposable {
     if (request.method === "OPTIONS") return preflightResponse(ME_METHODS);
     const row = this.#log.add("me", this.#clock.now());
     // Before the token check: a rate limit hits requests without a token too.
-    const fault = this.#faults.size === 0 ? undefined : this.#faults.take("me");
+    // Only GET and HEAD consume it: the fault is for "the next GET /v1/me".
+    const readsProfile = request.method === "GET" || request.method === "HEAD";
+    const fault = this.#faults.size === 0 || !readsProfile
+      ? undefined
+      : this.#faults.take("me");
     const answer = (): Response => {
       if (request.method !== "GET" && request.method !== "HEAD") {
         return methodNotAllowed(ME_METHODS, true);

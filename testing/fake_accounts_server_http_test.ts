@@ -389,6 +389,17 @@ Deno.test("a CORS preflight to /v1/me does not consume a 'me' fault", async () =
   await response.body?.cancel();
 });
 
+Deno.test("a 'me' fault waits for the next GET /v1/me: other methods do not consume it", async () => {
+  const server = new FakeAccountsServer();
+  server.failNext({ status: 503 }, { endpoint: "me" });
+  const put = await server.fetch(ME_URL, { method: "PUT" });
+  assert.equal(put.status, 405);
+  await put.body?.cancel();
+  const response = await server.fetch(ME_URL);
+  assert.equal(response.status, 503);
+  await response.body?.cancel();
+});
+
 Deno.test("'network', 'malformed' and { delayMs } faults work on /v1/me", async () => {
   const server = new FakeAccountsServer();
   const { accessToken } = server.issueTokens();
