@@ -6,6 +6,7 @@
  */
 
 import { sleep } from "./_timing.ts";
+import { describeValue } from "./provider_options.ts";
 
 /**
  * Returns how long to wait before attempt `attempt` (0-based): exponential
@@ -57,11 +58,12 @@ export function positiveDuration(
   name: string,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `${owner}: options.${name} must be a positive number of milliseconds.`,
-    );
-  }
+  const message =
+    `${owner}: options.${name} must be a positive number of milliseconds, got ${
+      describeValue(value)
+    }.`;
+  if (typeof value !== "number") throw new TypeError(message);
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(message);
   return value;
 }
 

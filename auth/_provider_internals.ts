@@ -6,44 +6,40 @@
 
 import type { TokenInfo } from "./token.ts";
 
-/** A current access token with its expiry, read by the provider's clock. */
-export interface TokenDetails {
-  /** The access token, exactly as `getAccessToken()` would return it. */
-  readonly accessToken: string;
+/** When a token the provider handed out expires, read by its clock. */
+export interface TokenExpiry {
   /** When the token expires, Unix seconds (may be fractional). */
   readonly expiresAt: number;
   /** The provider clock's now, in milliseconds. */
   readonly nowMs: number;
 }
 
-/** Get-or-refresh like `getAccessToken()`: same single-flight, cache, errors. */
-export type ReadTokenDetails = () => Promise<TokenDetails>;
+/**
+ * The expiry of `accessToken` if it is the provider's current token, else
+ * `undefined` (a subclass that changed the token, a token replaced since).
+ * Makes no request.
+ */
+export type ReadTokenExpiry = (accessToken: string) => TokenExpiry | undefined;
 
-const sources = new WeakMap<object, ReadTokenDetails>();
+const sources = new WeakMap<object, ReadTokenExpiry>();
 
 /** Called by our providers' constructors. */
 export function registerTokenDetails(
   provider: object,
-  read: ReadTokenDetails,
+  read: ReadTokenExpiry,
 ): void {
   sources.set(provider, read);
 }
 
-/** Whether `provider` is one of ours that reports token details. */
-export function hasTokenDetails(provider: unknown): boolean {
-  return typeof provider === "object" && provider !== null &&
-    sources.has(provider);
-}
-
-/** The token details of one of our providers (see hasTokenDetails). */
-export function readTokenDetails(provider: object): Promise<TokenDetails> {
-  const read = sources.get(provider);
-  if (read === undefined) {
-    return Promise.reject(
-      new TypeError("readTokenDetails() needs one of the package's providers"),
-    );
-  }
-  return read();
+/**
+ * The expiry of `accessToken`, which `provider.getAccessToken()` just
+ * returned, when the provider is one of ours and still holds that token.
+ */
+export function tokenExpiry(
+  provider: object,
+  accessToken: string,
+): TokenExpiry | undefined {
+  return sources.get(provider)?.(accessToken);
 }
 
 /** Stores a token obtained elsewhere as this provider's own (a sign-in). */

@@ -3,7 +3,7 @@
 // a dead refresh token (Spotify's 6-month sign-ins), sign-out, and close().
 
 import { describeCacheMiss } from "./_cache_token.ts";
-import type { TokenDetails } from "./_provider_internals.ts";
+import type { TokenExpiry } from "./_provider_internals.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import {
   describeValue,
@@ -121,25 +121,13 @@ export class TokenLifecycle {
       .then((token) => token.accessToken);
   }
 
-  /** Like getAccessToken(), with the whole token (for adapters). */
-  getToken(options?: GetAccessTokenOptions): Promise<TokenInfo> {
-    if (
-      !this.#closed && options?.forceRefresh !== true &&
-      this.#clock.now() < this.#freshUntilMs
-    ) {
-      return Promise.resolve(this.#token!);
+  /** The expiry of `accessToken` if it is the current token, for adapters. */
+  expiryOf(accessToken: string): TokenExpiry | undefined {
+    const token = this.#token;
+    if (token === undefined || token.accessToken !== accessToken) {
+      return undefined;
     }
-    return this.#slowPath(options?.forceRefresh === true, options?.signal);
-  }
-
-  /** The token with its expiry and the clock's now, for adapters. */
-  async tokenDetails(): Promise<TokenDetails> {
-    const token = await this.getToken();
-    return {
-      accessToken: token.accessToken,
-      expiresAt: token.expiresAt,
-      nowMs: this.#clock.now(),
-    };
+    return { expiresAt: token.expiresAt, nowMs: this.#clock.now() };
   }
 
   async #slowPath(force: boolean, signal?: AbortSignal): Promise<TokenInfo> {
@@ -247,7 +235,7 @@ export class TokenLifecycle {
     if (this.#closed) return;
     this.#closed = true;
     const reason = new TypeError(
-      `${this.#owner} was closed while a token request was in flight`,
+      `${this.#owner} is closed: it was closed while a token request was in flight`,
     );
     this.#closing.abort(reason);
     this.#flight?.controller.abort(reason);

@@ -342,8 +342,13 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       options.refreshToken !== undefined &&
       (typeof options.refreshToken !== "string" || options.refreshToken === "")
     ) {
+      // Never the value itself: it may be a secret pasted in the wrong place.
       throw new TypeError(
-        `${OWNER}: "refreshToken" must be a non-empty string`,
+        `${OWNER}: "refreshToken" must be a non-empty string, got ${
+          typeof options.refreshToken === "string"
+            ? "an empty string"
+            : describeValue(options.refreshToken)
+        }`,
       );
     }
     checkNumberOption(OWNER, "authorizedAt", options.authorizedAt, {
@@ -402,7 +407,10 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
           : { onAuthorizationLost: options.onAuthorizationLost }),
       },
     );
-    registerTokenDetails(this, () => this.#lifecycle.tokenDetails());
+    registerTokenDetails(
+      this,
+      (accessToken) => this.#lifecycle.expiryOf(accessToken),
+    );
     registerTokenAdopter(this, async (token) => {
       await this.#lifecycle.obtainAndStore(() => Promise.resolve(token));
     });
@@ -856,7 +864,9 @@ export function normalizeScope(
   const parts = typeof scope === "string" ? [scope] : scope;
   if (!Array.isArray(parts) || parts.some((part) => typeof part !== "string")) {
     throw new TypeError(
-      `${OWNER}: "scope" must be a string or an array of strings`,
+      `${OWNER}: "scope" must be a string or an array of strings, got ${
+        describeValue(scope)
+      }`,
     );
   }
   const scopes = new Set(

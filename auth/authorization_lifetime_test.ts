@@ -497,7 +497,7 @@ Deno.test("AuthorizationCode closes within a second while a custom cache lock ig
   const closing = auth.close();
   const error = await pending;
   assert.ok(error instanceof TypeError, "the caller hears of the close");
-  assert.match(error.message, /closed/);
+  assert.match(error.message, /is closed/);
   release();
   await closing;
 });
@@ -554,4 +554,35 @@ Deno.test("AuthorizationCode.getAccessToken({ forceRefresh }) refreshes even wit
   assert.notEqual(forced, seeded.accessToken, "the cached token was rejected");
   assert.equal(server.tokenRequestCount, 1);
   assert.equal(cache.get()?.accessToken, forced);
+});
+
+Deno.test("AuthorizationCode option errors show the value's type, never a refresh token", () => {
+  const base = {
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri: REDIRECT_URI,
+  };
+  assert.throws(
+    () => new AuthorizationCode({ ...base, scope: 5 as unknown as string }),
+    (error: unknown) =>
+      error instanceof TypeError && /"scope".*the number 5/.test(error.message),
+  );
+  assert.throws(
+    () => new AuthorizationCode({ ...base, refreshToken: "" }),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /"refreshToken".*an empty string/.test(error.message),
+  );
+  assert.throws(
+    () =>
+      new AuthorizationCode({
+        ...base,
+        refreshTokenLifetimeSeconds: "15552000" as unknown as number,
+      }),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /"refreshTokenLifetimeSeconds".*the string "15552000"/.test(
+        error.message,
+      ),
+  );
 });

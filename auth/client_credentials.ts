@@ -107,7 +107,10 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
       (_stale, signal) =>
         endpoint.request({ grant_type: "client_credentials" }, signal),
     );
-    registerTokenDetails(this, () => this.#lifecycle.tokenDetails());
+    registerTokenDetails(
+      this,
+      (accessToken) => this.#lifecycle.expiryOf(accessToken),
+    );
   }
 
   /**

@@ -60,13 +60,20 @@ Deno.test("RedisTokenCache rejects options it cannot work with", () => {
     );
   }
   for (const name of ["leaseMs", "lockTimeoutMs", "commandTimeoutMs"]) {
-    for (const value of [0, -1, Number.NaN, Infinity, "1000"]) {
+    for (const value of [0, -1, Number.NaN, Infinity]) {
       assert.throws(
         () => new RedisTokenCache({ redis, key: KEY, [name]: value }),
         (error: unknown) =>
           error instanceof RangeError && error.message.includes(name),
       );
     }
+    // A wrong type is a TypeError that shows the value and its type.
+    assert.throws(
+      () => new RedisTokenCache({ redis, key: KEY, [name]: "1000" }),
+      (error: unknown) =>
+        error instanceof TypeError && error.message.includes(name) &&
+        error.message.includes('the string "1000"'),
+    );
   }
 });
 

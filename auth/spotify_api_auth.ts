@@ -5,7 +5,7 @@
  * @module
  */
 
-import { hasTokenDetails, readTokenDetails } from "./_provider_internals.ts";
+import { tokenExpiry } from "./_provider_internals.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { AuthProvider } from "./token.ts";
 
@@ -160,20 +160,21 @@ export function toSpotifyApiAuth(
 
   async function current(): Promise<SpotifyApiAccessToken> {
     if (signingOut !== undefined) await signingOut;
+    const accessToken = await provider.getAccessToken();
+    const expiry = tokenExpiry(provider, accessToken);
     let token: SpotifyApiAccessToken;
-    if (hasTokenDetails(provider)) {
-      const details = await readTokenDetails(provider);
-      const expires = Math.round(details.expiresAt * 1000);
+    if (expiry !== undefined) {
+      const expires = Math.round(expiry.expiresAt * 1000);
       token = {
-        access_token: details.accessToken,
+        access_token: accessToken,
         token_type: "Bearer",
-        expires_in: Math.max(0, Math.floor((expires - details.nowMs) / 1000)),
+        expires_in: Math.max(0, Math.floor((expires - expiry.nowMs) / 1000)),
         refresh_token: "",
         expires,
       };
     } else {
       token = {
-        access_token: await provider.getAccessToken(),
+        access_token: accessToken,
         token_type: "Bearer",
         expires_in: 0,
         refresh_token: "",
@@ -215,9 +216,18 @@ export function toSpotifyApiAuth(
       }
       const settled = started.then(
         () => {},
-        (error) => {
+        async (error) => {
           // The interface is synchronous: nobody could await this rejection.
           signOutError = error;
+          // The provider still holds the token it could not forget: find out
+          // which one, so that it is never handed to the SDK again.
+          if (signedOutToken === undefined) {
+            try {
+              signedOutToken = await provider.getAccessToken();
+            } catch {
+              // No token to hide.
+            }
+          }
         },
       );
       const previous = signingOut;

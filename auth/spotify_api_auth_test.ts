@@ -237,6 +237,57 @@ Deno.test("toSpotifyApiAuth().removeAccessToken() keeps the signed-out token fro
   });
 });
 
+Deno.test("toSpotifyApiAuth().removeAccessToken() as the first call still hides the token a cache without delete() keeps", async () => {
+  const stored: { token?: TokenInfo } = {};
+  const tokenCache: TokenCache = {
+    get: () => stored.token,
+    set: (token) => {
+      stored.token = token;
+    },
+  };
+  const { auth } = signedIn({ tokenCache });
+  await using _ = auth;
+  const held = await auth.getAccessToken();
+  const strategy = toSpotifyApiAuth(auth);
+  strategy.removeAccessToken();
+  assert.equal(await strategy.getAccessToken(), null);
+  assert.equal(await auth.getAccessToken(), held, "the provider still has it");
+});
+
+Deno.test("toSpotifyApiAuth() asks the provider's own getAccessToken(), overrides included", async () => {
+  const { auth } = signedIn();
+  await using _ = auth;
+  let calls = 0;
+  const getAccessToken = auth.getAccessToken.bind(auth);
+  auth.getAccessToken = (options) => {
+    calls++;
+    return getAccessToken(options);
+  };
+  const strategy = toSpotifyApiAuth(auth);
+  const token = await strategy.getOrCreateAccessToken();
+  assert.equal(calls, 1);
+  assert.ok(token.expires !== undefined, "still ours: the expiry is known");
+  class Prefixed extends ClientCredentials {
+    override async getAccessToken(): Promise<string> {
+      return `prefixed-${await super.getAccessToken()}`;
+    }
+  }
+  const server = new FakeAccountsServer();
+  await using prefixed = new Prefixed({
+    clientId: "test-client-id",
+    clientSecret: "test-client-secret",
+    fetch: server.fetch,
+  });
+  const changed = await toSpotifyApiAuth(prefixed).getOrCreateAccessToken();
+  assert.match(changed.access_token, /^prefixed-/);
+  assert.equal(
+    changed.expires,
+    undefined,
+    "a changed token has no known expiry",
+  );
+  assert.equal(changed.expires_in, 0);
+});
+
 Deno.test("toSpotifyApiAuth().removeAccessToken() does nothing for a provider without signOut()", async () => {
   const strategy = toSpotifyApiAuth(new FakeAuthProvider("app-token"));
   await strategy.getOrCreateAccessToken();
