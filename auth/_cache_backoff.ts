@@ -104,3 +104,25 @@ export async function waitForLock(
     );
   }
 }
+
+/**
+ * Runs `fn` while holding a lease already taken: renews it every third of
+ * `leaseMs` (a failed renewal does not stop `fn`), and releases it once `fn`
+ * settles, whatever its outcome.
+ */
+export async function holdLease<T>(
+  leaseMs: number,
+  lease: { renew(): Promise<void>; release(): Promise<void> },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const stopRenewing = repeatEvery(
+    Math.max(1, Math.floor(leaseMs / 3)),
+    () => lease.renew(),
+  );
+  try {
+    return await fn();
+  } finally {
+    await stopRenewing();
+    await lease.release();
+  }
+}

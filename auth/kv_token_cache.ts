@@ -12,8 +12,8 @@ import {
 } from "./_cache_token.ts";
 import {
   backoffDelay,
+  holdLease,
   positiveDuration,
-  repeatEvery,
   waitForLock,
 } from "./_cache_backoff.ts";
 import { randomHex } from "./_encoding.ts";
@@ -369,16 +369,10 @@ export class KvTokenCache implements TokenCache {
   ): Promise<T> {
     const owner = randomHex(16);
     await this.#acquire(owner, options?.signal);
-    const stopRenewing = repeatEvery(
-      Math.max(1, Math.floor(this.#leaseMs / 3)),
-      () => this.#renew(owner),
-    );
-    try {
-      return await fn();
-    } finally {
-      await stopRenewing();
-      await this.#release(owner);
-    }
+    return await holdLease(this.#leaseMs, {
+      renew: () => this.#renew(owner),
+      release: () => this.#release(owner),
+    }, fn);
   }
 
   #acquire(owner: string, signal?: AbortSignal): Promise<void> {

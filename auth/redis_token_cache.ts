@@ -11,11 +11,7 @@ import {
   snakeCaseRecord,
   tokenFromRecord,
 } from "./_cache_token.ts";
-import {
-  positiveDuration,
-  repeatEvery,
-  waitForLock,
-} from "./_cache_backoff.ts";
+import { holdLease, positiveDuration, waitForLock } from "./_cache_backoff.ts";
 import { randomHex } from "./_encoding.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type { TokenCache, TokenCacheLockOptions, TokenInfo } from "./token.ts";
@@ -360,9 +356,8 @@ export class RedisTokenCache implements TokenCache {
     signal?.throwIfAborted();
     const owner = randomHex(16);
     await this.#acquire(owner, signal);
-    const stopRenewing = repeatEvery(
-      Math.max(1, Math.floor(this.#leaseMs / 3)),
-      async () => {
+    return await holdLease(this.#leaseMs, {
+      renew: async () => {
         await this.#send([
           "EVAL",
           RENEW_SCRIPT,
@@ -372,13 +367,8 @@ export class RedisTokenCache implements TokenCache {
           String(this.#leaseMs),
         ]);
       },
-    );
-    try {
-      return await fn();
-    } finally {
-      await stopRenewing();
-      await this.#release(owner);
-    }
+      release: () => this.#release(owner),
+    }, fn);
   }
 
   #acquire(owner: string, signal?: AbortSignal): Promise<void> {
