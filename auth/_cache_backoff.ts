@@ -78,6 +78,8 @@ export interface LockWait {
   signal?: AbortSignal;
   /** The error to throw once `timeoutMs` has passed. */
   timedOut(waitedMs: number): Error;
+  /** Gives back a lock taken just as `signal` aborted (nobody will use it). */
+  release(): Promise<void>;
 }
 
 /**
@@ -92,7 +94,13 @@ export async function waitForLock(
   const startedAt = Date.now();
   for (let attempt = 0;; attempt++) {
     wait.signal?.throwIfAborted();
-    if (await tryTake()) return;
+    if (await tryTake()) {
+      if (wait.signal?.aborted) {
+        await wait.release();
+        throw wait.signal.reason;
+      }
+      return;
+    }
     const waited = Date.now() - startedAt;
     if (waited >= wait.timeoutMs) throw wait.timedOut(waited);
     await sleep(
@@ -123,6 +131,7 @@ export async function holdLease<T>(
     return await fn();
   } finally {
     await stopRenewing();
-    await lease.release();
+    // The lease expires by itself: a failed release must not hide fn's result.
+    await lease.release().catch(() => {});
   }
 }

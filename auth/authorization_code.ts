@@ -847,13 +847,16 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
   }
 }
 
+/** A per-request redirect URI gets the same checks as the option. */
 function checkRedirectUri(redirectUri: string): string {
-  if (typeof redirectUri !== "string" || !URL.canParse(redirectUri)) {
+  if (typeof redirectUri !== "string") {
     throw new TypeError(
-      `${OWNER}: "redirectUri" must be an absolute URL registered for your app, such as "http://127.0.0.1:8080/callback"`,
+      `${OWNER}: "redirectUri" must be an absolute URL registered for your app, such as "http://127.0.0.1:8080/callback", got ${
+        describeValue(redirectUri)
+      }`,
     );
   }
-  return redirectUri;
+  return checkRedirectUriOption(OWNER, redirectUri, false);
 }
 
 /** Normalises scopes to space-separated, without duplicates. */

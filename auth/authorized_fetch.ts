@@ -323,11 +323,15 @@ function withAuthorization(
   return copy;
 }
 
-/** Frees a response that will not be read (its connection, its stream). */
-async function discard(response: Response): Promise<void> {
+/**
+ * Frees a response that will not be read (its connection, its stream),
+ * without waiting: a body whose cancel() never settles must not hold the call.
+ */
+function discard(response: Response): Promise<void> {
   try {
-    await response.body?.cancel();
+    response.body?.cancel().catch(() => {});
   } catch {
     // Already read or locked by the underlying fetch: nothing left to free.
   }
+  return Promise.resolve();
 }

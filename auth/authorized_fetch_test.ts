@@ -740,3 +740,24 @@ Deno.test("createAuthorizedFetch() refuses an out-of-range number with its value
     );
   }
 });
+
+Deno.test("createAuthorizedFetch() does not wait for a retried response's body to cancel", async () => {
+  let calls = 0;
+  const fetch = () => {
+    calls++;
+    if (calls > 1) return Promise.resolve(new Response("ok"));
+    // A body whose cancel() never settles: the retry must not wait for it.
+    const body = new ReadableStream({
+      cancel: () => new Promise<void>(() => {}),
+    });
+    return Promise.resolve(new Response(body, { status: 503 }));
+  };
+  const authorizedFetch = createAuthorizedFetch(new CountingProvider(), {
+    fetch,
+    retryDelayMs: 0,
+  });
+  const response = await authorizedFetch(ME);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "ok");
+  assert.equal(calls, 2);
+});

@@ -13,11 +13,7 @@ import {
   snakeCaseRecord,
   tokenFromRecord,
 } from "./_cache_token.ts";
-import {
-  backoffDelay,
-  positiveDuration,
-  repeatEvery,
-} from "./_cache_backoff.ts";
+import { backoffDelay, holdLease, positiveDuration } from "./_cache_backoff.ts";
 import { randomHex } from "./_encoding.ts";
 import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
@@ -381,19 +377,14 @@ export class FileTokenCache implements TokenCache {
       nonce: randomHex(16),
     });
     await this.#acquire(lockPath, owner, signal);
-    const stopTouching = repeatEvery(
-      Math.max(1, Math.floor(this.#staleLockMs / 3)),
-      async () => {
+    // A fresh modification time tells other processes the holder is alive.
+    return await holdLease(this.#staleLockMs, {
+      renew: async () => {
         const now = new Date();
         await Deno.utime(lockPath, now, now);
       },
-    );
-    try {
-      return await fn();
-    } finally {
-      await stopTouching();
-      await releaseIfOurs(lockPath, owner);
-    }
+      release: () => releaseIfOurs(lockPath, owner),
+    }, fn);
   }
 
   /**

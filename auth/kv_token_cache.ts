@@ -400,6 +400,7 @@ export class KvTokenCache implements TokenCache {
       minMs: LOCK_BACKOFF_MIN_MS,
       maxMs: LOCK_BACKOFF_MAX_MS,
       ...(signal === undefined ? {} : { signal }),
+      release: () => this.#release(owner),
       timedOut: (waited) =>
         new SpotifyAuthError(
           "timeout",

@@ -395,3 +395,36 @@ Deno.test("KvTokenCache.lock() stops waiting when its signal aborts", async () =
   release();
   await holding;
 });
+
+Deno.test("KvTokenCache.lock() gives back a lease taken just as its signal aborted, without running fn", async () => {
+  using denoKv = await Deno.openKv(":memory:");
+  const controller = new AbortController();
+  const reason = new Error("provider closed");
+  // The lease commit lands, but the signal aborts while it is on its way.
+  const kv: KvLike = {
+    get: (key) => denoKv.get(key),
+    set: (key, value, options) => denoKv.set(key, value, options),
+    delete: (key) => denoKv.delete(key),
+    atomic: () => {
+      const operation = denoKv.atomic();
+      const commit = operation.commit.bind(operation);
+      operation.commit = async () => {
+        const result = await commit();
+        controller.abort(reason);
+        return result;
+      };
+      return operation;
+    },
+  };
+  const cache = new KvTokenCache({ kv, key: KEY });
+  let ran = false;
+  await assert.rejects(
+    cache.lock(() => {
+      ran = true;
+      return Promise.resolve();
+    }, { signal: controller.signal }),
+    (error) => error === reason,
+  );
+  assert.equal(ran, false);
+  assert.equal((await denoKv.get([...KEY, "lock"])).value, null, "released");
+});

@@ -289,7 +289,12 @@ export class RedisTokenCache implements TokenCache {
   async set(token: TokenInfo): Promise<void> {
     assertStorableToken(token, "RedisTokenCache");
     const value = JSON.stringify(snakeCaseRecord(token));
-    await this.#send(["SET", this.#key, value], { carriesToken: true });
+    await this.#send(["SET", this.#key, value], {
+      secrets: [
+        token.accessToken,
+        ...(token.refreshToken === undefined ? [] : [token.refreshToken]),
+      ],
+    });
   }
 
   /**
@@ -387,6 +392,7 @@ export class RedisTokenCache implements TokenCache {
       minMs: LOCK_BACKOFF_MIN_MS,
       maxMs: LOCK_BACKOFF_MAX_MS,
       ...(signal === undefined ? {} : { signal }),
+      release: () => this.#release(owner),
       timedOut: (waited) =>
         new SpotifyAuthError(
           "timeout",
@@ -410,7 +416,7 @@ export class RedisTokenCache implements TokenCache {
    * become an `Error` naming the command and key.
    */
   #send(args: string[], options: SendOptions = {}): Promise<unknown> {
-    const { carriesToken = false, signal, onAbandoned } = options;
+    const { secrets = [], signal, onAbandoned } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const command = describeCommand(args);
     return new Promise((resolve, reject) => {
@@ -449,7 +455,7 @@ export class RedisTokenCache implements TokenCache {
             reject(
               new Error(
                 `RedisTokenCache: Redis command ${command} failed: ${
-                  clientMessage(error, carriesToken)
+                  clientMessage(error, secrets)
                 }`,
                 { cause: error },
               ),
@@ -461,8 +467,8 @@ export class RedisTokenCache implements TokenCache {
 }
 
 interface SendOptions {
-  /** An argument is token JSON, which must never appear in a message. */
-  carriesToken?: boolean;
+  /** The token values a command carries: never in a message. */
+  secrets?: readonly string[];
   /** Stop waiting: reject with its reason. */
   signal?: AbortSignal;
   /** Called with a reply that arrived after the wait was given up. */
@@ -503,19 +509,32 @@ function describeCommand(args: string[]): string {
 }
 
 /**
- * The client's own words, cut short. When the command carried a token and
- * the message echoes arguments back (`unknown command ..., with args
- * beginning with: ...`), the words are left out: every stored value starts
- * with `{"access_token"`, escaped or not.
+ * The client's own words, cut short. Clients may echo a command's arguments
+ * back (`unknown command ..., with args beginning with: ...`): a message
+ * that holds any part of the stored record, or of a token the command
+ * carried, is left out (the error's cause keeps it).
  */
-function clientMessage(error: unknown, carriesToken: boolean): string {
+function clientMessage(error: unknown, secrets: readonly string[]): string {
   const message = error instanceof Error
     ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
     : String(error);
-  if (carriesToken && message.includes("access_token")) {
-    return "the client's message echoes the token, so it is left out here.";
+  if (
+    secrets.length > 0 &&
+    (/access_token|refresh_token/.test(message) ||
+      secrets.some((secret) => echoes(message, secret)))
+  ) {
+    return "the client's message is left out because it repeats what the command carried (see the error's cause).";
   }
   return message.length > MAX_CLIENT_MESSAGE
     ? `${message.slice(0, MAX_CLIENT_MESSAGE)}…`
     : message;
+}
+
+/** Whether `message` holds `secret` or a run of 8+ of its characters. */
+function echoes(message: string, secret: string): boolean {
+  if (secret.length <= 8) return message.includes(secret);
+  for (let start = 0; start + 8 <= secret.length; start++) {
+    if (message.includes(secret.slice(start, start + 8))) return true;
+  }
+  return false;
 }

@@ -300,3 +300,24 @@ Deno.test("RedisTokenCache.set() rejects a malformed token with a TypeError, sen
   }
   assert.equal(redis.sent.length, 0);
 });
+
+Deno.test("RedisTokenCache leaves out a client message that echoes part of the token", async () => {
+  const echo = new Error(
+    `ERR unknown command, with args beginning with: ${
+      USER_TOKEN.accessToken.slice(2, 14)
+    }`,
+  );
+  const cache = new RedisTokenCache({
+    redis: scripted(() => {
+      throw echo;
+    }),
+    key: KEY,
+  });
+  await assert.rejects(cache.set(USER_TOKEN), (error: unknown) => {
+    assert.ok(error instanceof Error);
+    assert.ok(!error.message.includes(USER_TOKEN.accessToken.slice(2, 14)));
+    assert.match(error.message, /^RedisTokenCache: Redis command SET/);
+    assert.equal(error.cause, echo);
+    return true;
+  });
+});
