@@ -61,7 +61,7 @@ export function setCookie(
   attributes: CookieAttributes,
 ): string {
   const cookie = `${name}=${value}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${
-    Math.max(0, Math.floor(attributes.maxAge))
+    Math.max(0, Math.ceil(attributes.maxAge))
   }`;
   return attributes.secure ? `${cookie}; Secure` : cookie;
 }

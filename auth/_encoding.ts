@@ -24,3 +24,14 @@ export function randomHex(bytes: number): string {
     (byte) => byte.toString(16).padStart(2, "0"),
   ).join("");
 }
+
+const encoder = new TextEncoder();
+
+/** Compares two strings in time independent of where they differ (states). */
+export function safeEqual(actual: string, expected: string): boolean {
+  const a = encoder.encode(actual);
+  const b = encoder.encode(expected);
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
+  return difference === 0;
+}

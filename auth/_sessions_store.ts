@@ -108,10 +108,13 @@ function isBusyError(error: unknown): boolean {
 /**
  * A view of the store for one session's `KvTokenCache`: every write without
  * its own `expireIn` gets the session's remaining lifetime, so a session's
- * token never outlives the session in KV (nobody would ever delete it).
+ * token never outlives the session in KV (nobody would ever delete it), and
+ * a token is written only while the session exists: a refresh that ends
+ * after a sign-out (in any process) never writes the token back.
  */
 export function expiringKv(
   kv: KvLike,
+  sessionKey: KvKeyLike,
   expiresAtMs: number,
   clock: Clock,
 ): KvLike {
@@ -120,7 +123,15 @@ export function expiringKv(
     options?.expireIn === undefined ? { expireIn: remaining() } : options;
   return {
     get: (key) => kv.get(key),
-    set: (key, value, options) => kv.set(key, value, withExpiry(options)),
+    set: async (key, value, options) => {
+      const session = await kv.get(sessionKey);
+      if (session.value === null) return; // signed out: nothing to keep
+      // Fails (and writes nothing) if the session went away meanwhile.
+      await kv.atomic()
+        .check({ key: sessionKey, versionstamp: session.versionstamp })
+        .set(key, value, withExpiry(options))
+        .commit();
+    },
     delete: (key) => kv.delete(key),
     atomic: () => {
       const inner = kv.atomic();
@@ -135,15 +146,4 @@ export function expiringKv(
       return operation;
     },
   };
-}
-
-const encoder = new TextEncoder();
-
-/** Compares two strings in time independent of where they differ. */
-export function safeEqual(actual: string, expected: string): boolean {
-  const a = encoder.encode(actual);
-  const b = encoder.encode(expected);
-  let difference = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
-  return difference === 0;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { safeEqual } from "./_encoding.ts";
 import { resolveOption } from "./_env.ts";
 import {
   checkNumberOption,
@@ -919,15 +920,4 @@ function parseCallback(
     );
   }
   return code;
-}
-
-const encoder = new TextEncoder();
-
-/** Compares two strings in time independent of where they differ. */
-function safeEqual(actual: string, expected: string): boolean {
-  const a = encoder.encode(actual);
-  const b = encoder.encode(expected);
-  let difference = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
-  return difference === 0;
 }

@@ -8,7 +8,7 @@
 
 import { isCookieName, readCookie, setCookie } from "./_cookies.ts";
 import { resolveOption } from "./_env.ts";
-import { base64UrlEncode } from "./_encoding.ts";
+import { safeEqual } from "./_encoding.ts";
 import { SessionProviders } from "./_sessions_providers.ts";
 import {
   expiringKv,
@@ -16,7 +16,6 @@ import {
   pendingFromValue,
   type PendingSignIn,
   retryBusy,
-  safeEqual,
   sessionFromValue,
   type SessionRecord,
   SIGN_IN_TTL_MS,
@@ -27,7 +26,12 @@ import {
 } from "./authorization_code.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import { type KvKeyLike, type KvLike, KvTokenCache } from "./kv_token_cache.ts";
-import type { GetAccessTokenOptions } from "./provider_options.ts";
+import { createState } from "./pkce.ts";
+import {
+  checkNumberOption,
+  describeValue,
+  type GetAccessTokenOptions,
+} from "./provider_options.ts";
 import type { Clock, TokenInfo } from "./token.ts";
 
 const OWNER = "UserSessions";
@@ -329,14 +333,13 @@ export class UserSessions implements AsyncDisposable {
     }
     this.#cookieName = name;
     this.#signInCookieName = `${name}_signin`;
+    // At least a second: the cookie's Max-Age is whole seconds, and 0 would
+    // delete the cookie it sets.
+    checkNumberOption(OWNER, "sessionTtlSeconds", sessionTtlSeconds, {
+      unit: "seconds",
+      min: 1,
+    });
     const ttl = sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS;
-    if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
-      throw new RangeError(
-        `${OWNER}: "sessionTtlSeconds" must be a number of seconds > 0, got ${
-          describeValue(ttl)
-        }`,
-      );
-    }
     this.#sessionTtlMs = ttl * 1000;
     this.#successUrl = checkSuccessUrl(successUrl ?? "/", "successUrl");
     const secure = secureCookies ?? "auto";
@@ -346,14 +349,11 @@ export class UserSessions implements AsyncDisposable {
       );
     }
     this.#secureCookies = secure;
+    checkNumberOption(OWNER, "maxCachedSessions", maxCachedSessions, {
+      min: 0,
+      integer: true,
+    });
     const max = maxCachedSessions ?? DEFAULT_MAX_CACHED_SESSIONS;
-    if (!Number.isInteger(max) || max < 0) {
-      throw new RangeError(
-        `${OWNER}: "maxCachedSessions" must be an integer >= 0, got ${
-          describeValue(max)
-        }`,
-      );
-    }
     if (
       onAuthorizationLost !== undefined &&
       typeof onAuthorizationLost !== "function"
@@ -540,7 +540,7 @@ export class UserSessions implements AsyncDisposable {
       expectedState: state,
     });
 
-    const sessionId = createSessionId();
+    const sessionId = createState(); // 32 random bytes, base64url
     const signedInAt = this.#clock.now();
     const session: SessionRecord = {
       signedInAt,
@@ -550,16 +550,18 @@ export class UserSessions implements AsyncDisposable {
     this.#signingIn.add(provider);
     let token: TokenInfo;
     try {
+      // The session first: its token is stored only while it exists. Nobody
+      // knows its id before the cookie below.
+      await retryBusy(() =>
+        this.#kv.set(this.#key("session", sessionId), session, {
+          expireIn: this.#sessionTtlMs,
+        })
+      );
       token = await provider.exchangeCode(
         code,
         pending.codeVerifier === undefined
           ? {}
           : { codeVerifier: pending.codeVerifier },
-      );
-      await retryBusy(() =>
-        this.#kv.set(this.#key("session", sessionId), session, {
-          expireIn: this.#sessionTtlMs,
-        })
       );
       this.#assertOpen();
     } catch (error) {
@@ -705,7 +707,8 @@ export class UserSessions implements AsyncDisposable {
         error.code === "authorization_required"
       ) {
         // The token is gone (dead, or signed out elsewhere): so is the session.
-        await this.#endSession(sessionId);
+        // Best effort: a failing store must not replace what the caller hears.
+        await this.#endSession(sessionId).catch(() => {});
       }
       throw error;
     }
@@ -844,7 +847,12 @@ export class UserSessions implements AsyncDisposable {
     return new AuthorizationCode({
       ...this.#providerOptions,
       tokenCache: new KvTokenCache({
-        kv: expiringKv(this.#kv, session.expiresAt, this.#clock),
+        kv: expiringKv(
+          this.#kv,
+          this.#key("session", sessionId),
+          session.expiresAt,
+          this.#clock,
+        ),
         key: this.#key("token", sessionId),
       }),
       onAuthorizationLost: (error) => this.#authorizationLost(sessionId, error),
@@ -909,13 +917,6 @@ export class UserSessions implements AsyncDisposable {
   }
 }
 
-/** Shows a value with its type, for option errors. */
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "number") return String(value);
-  return value === null ? "null" : `a value of type ${typeof value}`;
-}
-
 function checkRequest(request: Request): void {
   if (
     typeof request !== "object" || request === null ||
@@ -926,11 +927,6 @@ function checkRequest(request: Request): void {
       `${OWNER}: pass the web-standard Request (in Hono: c.req.raw)`,
     );
   }
-}
-
-/** 32 random bytes, base64url: 43 characters. */
-function createSessionId(): string {
-  return base64UrlEncode(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /**

@@ -696,6 +696,24 @@ Deno.test("UserSessions.signOut() stops the session's refresh in flight: its cal
   assert.equal(await countKeys(app.kv, ["spotify-sdk"]), 0);
 });
 
+Deno.test("UserSessions: a refresh in another process that ends after sign-out never writes the token back", async () => {
+  const hold = holdNextTokenRequest();
+  await using app = await startTestApp({ wrapFetch: hold.wrap });
+  const other = app.newInstance();
+  const browser = new Browser();
+  const { sessionId } = await signInThrough(app, app.sessions, browser);
+  app.clock.tick(HOUR_MS);
+  hold.arm();
+  // A refresh starts in the other process and is still on its way...
+  const call = other.getAccessToken(sessionId).catch((error) => error);
+  await hold.held;
+  // ...when the user signs out here (which cannot abort it over there).
+  await app.sessions.signOut(browser.request("/logout"));
+  hold.release();
+  await call;
+  assert.equal(await countKeys(app.kv, ["spotify-sdk"]), 0, "no token left");
+});
+
 Deno.test('UserSessions retries transient "database is locked" errors of the store', async () => {
   let failures = 2;
   const busy = () => {

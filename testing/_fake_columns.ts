@@ -160,10 +160,14 @@ export interface LoggedRequest {
 
 /**
  * The request log. A request is logged on arrival (status 0) and completed
- * through its row number as its grant type, client and status become known.
+ * through its id as its grant type, client and status become known. Ids keep
+ * counting across `clear()`, so a request still in flight at `reset()`
+ * cannot complete a row that a newer request has taken.
  */
 export class RequestLog {
   readonly #strings: Interner;
+  /** Ids below this were cleared: their late updates are dropped. */
+  #firstId = 0;
   #count = 0;
   #endpoint = new Uint8Array(INITIAL_CAPACITY);
   #status = new Uint16Array(INITIAL_CAPACITY);
@@ -175,7 +179,7 @@ export class RequestLog {
     this.#strings = strings;
   }
 
-  /** Logs a request that just arrived; returns its row. */
+  /** Logs a request that just arrived; returns its id. */
   add(endpoint: LoggedEndpoint, at: number): number {
     const row = this.#count;
     if (row === this.#at.length) this.#grow(row * 2);
@@ -185,19 +189,22 @@ export class RequestLog {
     this.#grantType[row] = NONE;
     this.#clientId[row] = NONE;
     this.#count = row + 1;
-    return row;
+    return this.#firstId + row;
   }
 
-  setStatus(row: number, status: number): void {
-    this.#status[row] = status;
+  setStatus(id: number, status: number): void {
+    const row = id - this.#firstId;
+    if (row >= 0) this.#status[row] = status;
   }
 
-  setGrantType(row: number, grantType: string): void {
-    this.#grantType[row] = this.#strings.id(grantType);
+  setGrantType(id: number, grantType: string): void {
+    const row = id - this.#firstId;
+    if (row >= 0) this.#grantType[row] = this.#strings.id(grantType);
   }
 
-  setClientId(row: number, clientId: string): void {
-    this.#clientId[row] = this.#strings.id(clientId);
+  setClientId(id: number, clientId: string): void {
+    const row = id - this.#firstId;
+    if (row >= 0) this.#clientId[row] = this.#strings.id(clientId);
   }
 
   /** Every request logged, in order, as frozen objects. */
@@ -222,6 +229,7 @@ export class RequestLog {
   }
 
   clear(): void {
+    this.#firstId += this.#count;
     this.#count = 0;
     this.#endpoint = new Uint8Array(INITIAL_CAPACITY);
     this.#status = new Uint16Array(INITIAL_CAPACITY);

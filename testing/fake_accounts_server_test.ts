@@ -675,6 +675,23 @@ Deno.test("reset() forgets tokens, codes, faults, requests and counters", async 
   assert.equal(fresh.body.access_token, "fake-access-1");
 });
 
+Deno.test("reset() while a request is held: its late outcome never lands on a newer request's record", async () => {
+  const server = new FakeAccountsServer();
+  // A token request held in flight across reset() by a short delay fault.
+  server.failNext({ delayMs: 10 });
+  const late = postToken(server.fetch, { grant_type: "client_credentials" });
+  server.reset();
+  server.failNext({ status: 503 }, { endpoint: "me" });
+  const me = await server.fetch("https://api.spotify.com/v1/me");
+  await me.body?.cancel();
+  assert.equal(me.status, 503);
+  assert.equal((await late).status, 200);
+  assert.deepEqual(
+    server.requests.map((r) => [r.endpoint, r.status, r.grantType]),
+    [["me", 503, undefined]],
+  );
+});
+
 // --- observation ---------------------------------------------------------
 
 Deno.test("requests records endpoint, grantType, clientId, status and clock time, in order", async () => {
