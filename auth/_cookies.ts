@@ -27,7 +27,9 @@ export function readCookie(
   if (header === null) return undefined;
   let found: string | undefined;
   let count = 0;
-  for (const pair of header.split(";")) {
+  // `;` per RFC 6265; `,` too, since some HTTP/2 stacks join separate
+  // cookie headers with it (a cookie value can never hold one).
+  for (const pair of header.split(/[;,]/)) {
     const separator = pair.indexOf("=");
     if (separator === -1) continue;
     if (pair.slice(0, separator).trim() !== name) continue;

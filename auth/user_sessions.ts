@@ -782,6 +782,8 @@ export class UserSessions implements AsyncDisposable {
       this.#providers.close(),
       this.#signInProvider.close(),
       ...[...this.#signingIn].map((provider) => provider.close()),
+      // Session removals under way finish their store retries first.
+      ...[...this.#ending.values()].map((ending) => ending.catch(() => {})),
     ]);
   }
 

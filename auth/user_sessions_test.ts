@@ -739,3 +739,28 @@ Deno.test('UserSessions retries transient "database is locked" errors of the sto
     sessionId,
   );
 });
+
+Deno.test("UserSessions reads the session cookie from a Cookie header joined with commas (HTTP/2)", async () => {
+  await using app = await startTestApp();
+  const browser = new Browser();
+  const { sessionId } = await signInThrough(app, app.sessions, browser);
+  const request = new Request(`${APP_URL}/`, {
+    headers: { cookie: `theme=dark, spotify_session=${sessionId}` },
+  });
+  assert.equal(await app.sessions.getSessionId(request), sessionId);
+});
+
+Deno.test("UserSessions rejects a session lifetime under a second, which would clear its own cookie", async () => {
+  using kv = await Deno.openKv(":memory:");
+  assert.throws(
+    () =>
+      new UserSessions({
+        kv,
+        clientId: "test-client-id",
+        pkce: true,
+        redirectUri: "http://127.0.0.1/callback",
+        sessionTtlSeconds: 0.5,
+      }),
+    RangeError,
+  );
+});
