@@ -6,7 +6,7 @@
  */
 
 import { sleep } from "./_timing.ts";
-import { describeValue } from "./provider_options.ts";
+import { checkNumberOption } from "./provider_options.ts";
 
 /**
  * Returns how long to wait before attempt `attempt` (0-based): exponential
@@ -50,30 +50,29 @@ export function repeatEvery(
   };
 }
 
-/** Validates an optional duration option of a cache. */
+/** Validates an optional duration option of a cache (`options.<name>`). */
 export function positiveDuration(
   owner: string,
   value: number | undefined,
   fallback: number,
   name: string,
 ): number {
-  if (value === undefined) return fallback;
-  const message =
-    `${owner}: options.${name} must be a positive number of milliseconds, got ${
-      describeValue(value)
-    }.`;
-  if (typeof value !== "number") throw new TypeError(message);
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(message);
-  return value;
+  checkNumberOption(owner, `options.${name}`, value, {
+    unit: "milliseconds",
+    min: 0,
+    exclusive: true,
+  });
+  return value ?? fallback;
 }
+
+/** Backoff bounds between attempts to take a held lock, every cache alike. */
+export const LOCK_BACKOFF_MIN_MS = 5;
+export const LOCK_BACKOFF_MAX_MS = 100;
 
 /** How {@linkcode waitForLock} waits. */
 export interface LockWait {
   /** Give up after this long, with `timedOut(waitedMs)`. */
   timeoutMs: number;
-  /** Backoff bounds between attempts (jittered, doubling). */
-  minMs: number;
-  maxMs: number;
   /** Stops the wait at once with `signal.reason`. */
   signal?: AbortSignal;
   /** The error to throw once `timeoutMs` has passed. */
@@ -105,7 +104,7 @@ export async function waitForLock(
     if (waited >= wait.timeoutMs) throw wait.timedOut(waited);
     await sleep(
       Math.min(
-        backoffDelay(attempt, wait.minMs, wait.maxMs),
+        backoffDelay(attempt, LOCK_BACKOFF_MIN_MS, LOCK_BACKOFF_MAX_MS),
         wait.timeoutMs - waited,
       ),
       wait.signal,

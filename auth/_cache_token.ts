@@ -5,6 +5,7 @@
  * @module
  */
 
+import { describeType } from "./provider_options.ts";
 import type { TokenInfo } from "./token.ts";
 
 /** Where each {@linkcode TokenInfo} field lives in a stored record. */
@@ -47,29 +48,66 @@ export function tokenFromRecord(
   record: unknown,
   fields: StoredTokenFields,
 ): TokenInfo | undefined {
+  const reading = readTokenRecord(record, fields);
+  return "token" in reading ? reading.token : undefined;
+}
+
+/**
+ * Like {@linkcode tokenFromRecord}, but says why a record is no token, for a
+ * message that helps a user repair the store. Names the stored keys and the
+ * types found, never a value.
+ */
+export function readTokenRecord(
+  record: unknown,
+  fields: StoredTokenFields,
+): { token: TokenInfo } | { problem: string } {
   if (typeof record !== "object" || record === null || Array.isArray(record)) {
-    return undefined;
+    return { problem: `it holds ${describeType(record)}, not an object` };
   }
   const values = record as Record<string, unknown>;
   const accessToken = values[fields.accessToken];
+  if (!(fields.accessToken in values)) {
+    return { problem: `"${fields.accessToken}" is missing` };
+  }
+  if (typeof accessToken !== "string") {
+    return {
+      problem: `"${fields.accessToken}" is ${
+        describeType(accessToken)
+      }, not a string`,
+    };
+  }
+  if (accessToken === "") {
+    return { problem: `"${fields.accessToken}" is empty` };
+  }
   const expiresAt = values[fields.expiresAt];
-  if (typeof accessToken !== "string" || accessToken === "") return undefined;
-  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
-    return undefined;
+  if (!(fields.expiresAt in values)) {
+    return { problem: `"${fields.expiresAt}" is missing` };
+  }
+  if (typeof expiresAt !== "number") {
+    return {
+      problem: `"${fields.expiresAt}" is ${
+        describeType(expiresAt)
+      }, not a number`,
+    };
+  }
+  if (!Number.isFinite(expiresAt)) {
+    return { problem: `"${fields.expiresAt}" is not a finite number` };
   }
   const refreshToken = values[fields.refreshToken];
   const scope = values[fields.scope];
   const authorizedAt = values[fields.authorizedAt];
   return {
-    accessToken,
-    expiresAt,
-    ...(typeof refreshToken === "string" && refreshToken !== ""
-      ? { refreshToken }
-      : {}),
-    ...(typeof scope === "string" ? { scope } : {}),
-    ...(typeof authorizedAt === "number" && Number.isFinite(authorizedAt)
-      ? { authorizedAt }
-      : {}),
+    token: {
+      accessToken,
+      expiresAt,
+      ...(typeof refreshToken === "string" && refreshToken !== ""
+        ? { refreshToken }
+        : {}),
+      ...(typeof scope === "string" ? { scope } : {}),
+      ...(typeof authorizedAt === "number" && Number.isFinite(authorizedAt)
+        ? { authorizedAt }
+        : {}),
+    },
   };
 }
 
@@ -156,44 +194,4 @@ export function registerMissDescriber(
 /** The registered miss description of `cache`, if it has one. */
 export function describeCacheMiss(cache: object): Promise<string> | undefined {
   return missDescribers.get(cache)?.();
-}
-
-/**
- * Says why {@linkcode tokenFromRecord} reads `record` as no token, for a
- * message that helps a user repair the store; `undefined` when it is a
- * token. Names the stored keys and the types found, never a value.
- */
-export function describeRecordProblem(
-  record: unknown,
-  fields: StoredTokenFields,
-): string | undefined {
-  if (typeof record !== "object" || record === null || Array.isArray(record)) {
-    return `it holds ${typeName(record)}, not an object`;
-  }
-  const values = record as Record<string, unknown>;
-  const accessToken = values[fields.accessToken];
-  if (!(fields.accessToken in values)) {
-    return `"${fields.accessToken}" is missing`;
-  }
-  if (typeof accessToken !== "string") {
-    return `"${fields.accessToken}" is ${typeName(accessToken)}, not a string`;
-  }
-  if (accessToken === "") return `"${fields.accessToken}" is empty`;
-  const expiresAt = values[fields.expiresAt];
-  if (!(fields.expiresAt in values)) return `"${fields.expiresAt}" is missing`;
-  if (typeof expiresAt !== "number") {
-    return `"${fields.expiresAt}" is ${typeName(expiresAt)}, not a number`;
-  }
-  if (!Number.isFinite(expiresAt)) {
-    return `"${fields.expiresAt}" is not a finite number`;
-  }
-  return undefined;
-}
-
-/** "a string", "null", "an array"…: the kind of a value, never the value. */
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  const type = typeof value;
-  return type === "object" || type === "undefined" ? `an ${type}` : `a ${type}`;
 }

@@ -26,11 +26,6 @@ export class SessionProviders {
     this.#max = max;
   }
 
-  /** How many providers are kept in memory (busy evicted ones included). */
-  get size(): number {
-    return this.#open.size;
-  }
-
   /**
    * Runs `fn` with the session's provider, made by `create` on a miss. The
    * provider stays open until `fn` settles, even if the LRU lets go of it

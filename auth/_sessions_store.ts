@@ -5,8 +5,6 @@
 // Every value read back is untrusted (another version of the app, a person
 // with a KV console): a value of the wrong shape reads as absent.
 
-import { backoffDelay } from "./_cache_backoff.ts";
-import { sleep } from "./_timing.ts";
 import type {
   KvAtomicOperationLike,
   KvKeyLike,
@@ -73,36 +71,6 @@ export function pendingFromValue(value: unknown): PendingSignIn | undefined {
 
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
-}
-
-const BUSY_ATTEMPTS = 12;
-const BUSY_BACKOFF_MIN_MS = 5;
-const BUSY_BACKOFF_MAX_MS = 200;
-
-/**
- * Runs a KV operation, retrying the transient `database is locked` errors
- * that several processes on one SQLite file see (as `KvTokenCache` does).
- */
-export async function retryBusy<T>(
-  operation: () => Promise<T>,
-  signal?: AbortSignal,
-): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (!isBusyError(error) || attempt + 1 >= BUSY_ATTEMPTS) throw error;
-      await sleep(
-        backoffDelay(attempt, BUSY_BACKOFF_MIN_MS, BUSY_BACKOFF_MAX_MS),
-        signal,
-      );
-    }
-  }
-}
-
-function isBusyError(error: unknown): boolean {
-  return error instanceof Error &&
-    /database (table )?is locked|SQLITE_BUSY/i.test(error.message);
 }
 
 /**

@@ -20,3 +20,16 @@ export function sleep(
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * A backoff with full jitter: a random wait between 0 and `baseMs * 2 **
+ * attempt`, that ceiling capped at `capMs`.
+ */
+export function fullJitter(
+  baseMs: number,
+  attempt: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
+  return random() * Math.min(capMs, baseMs * 2 ** attempt);
+}

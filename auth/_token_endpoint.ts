@@ -4,12 +4,13 @@
 
 import { base64EncodeUtf8 } from "./_encoding.ts";
 import { parseRetryAfter } from "./_retry_after.ts";
-import { sleep } from "./_timing.ts";
+import { fullJitter, sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import {
   checkProviderOptions,
   describeValue,
   type ProviderOptions,
+  resolveFetch,
 } from "./provider_options.ts";
 import type { Clock, TokenInfo } from "./token.ts";
 
@@ -48,12 +49,8 @@ export function resolveEndpointSettings(
   options: ProviderOptions,
 ): EndpointSettings {
   checkProviderOptions(owner, options);
-  // Browsers throw "Illegal invocation" when their fetch is called as a
-  // method of another object, so the default always calls it on globalThis.
-  const fetchFn: typeof fetch = options.fetch ??
-    ((input, init) => globalThis.fetch(input, init));
   return {
-    fetch: fetchFn,
+    fetch: resolveFetch(owner, options.fetch),
     accountsUrl: resolveAccountsUrl(owner, options.accountsUrl),
     timeoutMs: options.timeoutMs ?? 10_000,
     maxRetries: options.maxRetries ?? 3,
@@ -221,7 +218,7 @@ export function backoffDelayMs(
   retry: number,
   random: () => number = Math.random,
 ): number {
-  return random() * Math.min(MAX_BACKOFF_MS, retryDelayMs * 2 ** retry);
+  return fullJitter(retryDelayMs, retry, MAX_BACKOFF_MS, random);
 }
 
 function callFetch(

@@ -5,10 +5,7 @@
 import { describeCacheMiss } from "./_cache_token.ts";
 import type { TokenExpiry } from "./_provider_internals.ts";
 import { SpotifyAuthError } from "./errors.ts";
-import {
-  describeValue,
-  type GetAccessTokenOptions,
-} from "./provider_options.ts";
+import type { GetAccessTokenOptions } from "./provider_options.ts";
 import type { Clock, TokenCache, TokenInfo } from "./token.ts";
 
 /** What a refresh grant needs from the token it replaces. */
@@ -52,18 +49,6 @@ const DEAD_REFRESH_TOKENS_KEPT = 16;
 /** close() stops waiting for work that ignores its abort signal after this. */
 const CLOSE_WAIT_LIMIT_MS = 1000;
 
-/** Validates `skewSeconds`. */
-export function resolveSkewSeconds(owner: string, skewSeconds = 30): number {
-  if (!(Number.isFinite(skewSeconds) && skewSeconds >= 0)) {
-    throw new RangeError(
-      `${owner}: "skewSeconds" must be a number of seconds >= 0, got ${
-        describeValue(skewSeconds)
-      }`,
-    );
-  }
-  return skewSeconds;
-}
-
 export class TokenLifecycle {
   readonly #owner: string;
   readonly #cache: TokenCache;
@@ -92,14 +77,15 @@ export class TokenLifecycle {
     owner: string,
     cache: TokenCache,
     clock: Clock,
-    skewSeconds: number,
+    /** Validated by the provider's options check; 30 when not given. */
+    skewSeconds: number | undefined,
     obtain: ObtainToken,
     user?: UserTokenSettings,
   ) {
     this.#owner = owner;
     this.#cache = cache;
     this.#clock = clock;
-    this.#skewMs = skewSeconds * 1000;
+    this.#skewMs = (skewSeconds ?? 30) * 1000;
     this.#obtain = obtain;
     this.#user = user;
     this.#bootstrap = user?.bootstrap;

@@ -9,16 +9,11 @@ import { resolveOption } from "./_env.ts";
 import {
   checkNumberOption,
   checkPkceOptions,
-  checkProviderOptions,
   checkRedirectUriOption,
   describeValue,
 } from "./provider_options.ts";
 import { resolveEndpointSettings, TokenEndpoint } from "./_token_endpoint.ts";
-import {
-  type RefreshSource,
-  resolveSkewSeconds,
-  TokenLifecycle,
-} from "./_token_lifecycle.ts";
+import { type RefreshSource, TokenLifecycle } from "./_token_lifecycle.ts";
 import {
   registerTokenAdopter,
   registerTokenDetails,
@@ -314,7 +309,8 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
    * @throws {RangeError} If a numeric option is out of range.
    */
   constructor(options: AuthorizationCodeOptions = {}) {
-    checkProviderOptions(OWNER, options);
+    // First: a wrongly typed option is named as such, not as a missing one.
+    const settings = resolveEndpointSettings(OWNER, options);
     this.#pkce = checkPkceOptions(OWNER, options);
     this.#clientId = resolveOption(
       OWNER,
@@ -381,7 +377,6 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
         }`,
       );
     }
-    const settings = resolveEndpointSettings(OWNER, options);
     this.#clock = settings.clock;
     this.#authorizeUrl = `${settings.accountsUrl}/authorize`;
     this.#endpoint = new TokenEndpoint(settings, {
@@ -392,7 +387,7 @@ export class AuthorizationCode implements AuthProvider, AsyncDisposable {
       OWNER,
       options.tokenCache ?? new InMemoryTokenCache(),
       settings.clock,
-      resolveSkewSeconds(OWNER, options.skewSeconds),
+      options.skewSeconds,
       (source, signal) => this.#refresh(source!, signal),
       {
         ...(options.refreshToken === undefined ? {} : {
@@ -861,7 +856,7 @@ function checkRedirectUri(redirectUri: string): string {
 }
 
 /** Normalises scopes to space-separated, without duplicates. */
-export function normalizeScope(
+function normalizeScope(
   scope: string | readonly string[] | undefined,
 ): string | undefined {
   if (scope === undefined) return undefined;

@@ -16,7 +16,7 @@ import { type LoopbackServer, serveLoopback } from "./_loopback_server.ts";
 import type { AuthorizationCode } from "./authorization_code.ts";
 import { registerLocalLogin } from "./_local_login.ts";
 import { SpotifyAuthError } from "./errors.ts";
-import { describeValue } from "./provider_options.ts";
+import { describeType, describeValue } from "./provider_options.ts";
 import type { TokenInfo } from "./token.ts";
 
 const OWNER = "authorizeLocal";
@@ -310,15 +310,10 @@ function checkOptions(options: AuthorizeLocalOptions): Settings {
   }
   if (state !== undefined && (typeof state !== "string" || state === "")) {
     // The value is not shown: a state is a secret of the login.
-    const kind = typeof state === "string"
-      ? "an empty string"
-      : state === null
-      ? "null"
-      : typeof state === "object"
-      ? "an object"
-      : `a ${typeof state}`;
     throw new TypeError(
-      `${OWNER}: "state" must be a non-empty string, got ${kind}`,
+      `${OWNER}: "state" must be a non-empty string, got ${
+        describeType(state)
+      }`,
     );
   }
   if (

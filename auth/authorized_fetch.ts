@@ -6,11 +6,11 @@
  */
 
 import { parseRetryAfter } from "./_retry_after.ts";
-import { sleep } from "./_timing.ts";
+import { fullJitter, sleep } from "./_timing.ts";
 import {
   checkNumberOption,
-  describeValue,
   type GetAccessTokenOptions,
+  resolveFetch,
 } from "./provider_options.ts";
 import type { AuthProvider } from "./token.ts";
 
@@ -142,13 +142,7 @@ export function createAuthorizedFetch(
       `${OWNER}: pass a provider with getAccessToken(), such as ClientCredentials or AuthorizationCode`,
     );
   }
-  if (options.fetch !== undefined && typeof options.fetch !== "function") {
-    throw new TypeError(
-      `${OWNER}: "fetch" must be a function like globalThis.fetch, got ${
-        describeValue(options.fetch)
-      }`,
-    );
-  }
+  const send = resolveFetch(OWNER, options.fetch);
   checkNumberOption(
     OWNER,
     "maxRetryAfterSeconds",
@@ -170,10 +164,6 @@ export function createAuthorizedFetch(
     min: 0,
     integer: true,
   });
-  // Looked up per call and called on globalThis: browsers refuse a fetch
-  // detached from its global.
-  const send: typeof fetch = options.fetch ??
-    ((input, init) => globalThis.fetch(input, init));
   const maxRetryAfterMs = (options.maxRetryAfterSeconds ?? 60) * 1000;
   const maxRateLimitRetries = options.maxRateLimitRetries ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 500;
@@ -229,8 +219,7 @@ export function createAuthorizedFetch(
         PASSING_SERVER_ERRORS.has(status) && idempotent &&
         serverErrorRetries < maxRetries
       ) {
-        waitMs = Math.random() *
-          Math.min(retryDelayMs * 2 ** serverErrorRetries, MAX_TIMER_MS);
+        waitMs = fullJitter(retryDelayMs, serverErrorRetries, MAX_TIMER_MS);
         serverErrorRetries++;
       } else {
         return response;

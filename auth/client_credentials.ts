@@ -6,7 +6,7 @@
 
 import { resolveOption } from "./_env.ts";
 import { resolveEndpointSettings, TokenEndpoint } from "./_token_endpoint.ts";
-import { resolveSkewSeconds, TokenLifecycle } from "./_token_lifecycle.ts";
+import { TokenLifecycle } from "./_token_lifecycle.ts";
 import { registerTokenDetails } from "./_provider_internals.ts";
 import type {
   GetAccessTokenOptions,
@@ -103,7 +103,7 @@ export class ClientCredentials implements AuthProvider, AsyncDisposable {
       owner,
       options.tokenCache ?? new InMemoryTokenCache(),
       settings.clock,
-      resolveSkewSeconds(owner, options.skewSeconds),
+      options.skewSeconds,
       (_stale, signal) =>
         endpoint.request({ grant_type: "client_credentials" }, signal),
     );

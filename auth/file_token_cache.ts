@@ -7,13 +7,18 @@
 
 import {
   assertStorableToken,
-  describeRecordProblem,
+  readTokenRecord,
   registerMissDescriber,
   SNAKE_CASE_FIELDS,
   snakeCaseRecord,
-  tokenFromRecord,
 } from "./_cache_token.ts";
-import { backoffDelay, holdLease, positiveDuration } from "./_cache_backoff.ts";
+import {
+  backoffDelay,
+  holdLease,
+  LOCK_BACKOFF_MAX_MS,
+  LOCK_BACKOFF_MIN_MS,
+  positiveDuration,
+} from "./_cache_backoff.ts";
 import { randomHex } from "./_encoding.ts";
 import { sleep } from "./_timing.ts";
 import { SpotifyAuthError } from "./errors.ts";
@@ -67,8 +72,6 @@ export interface FileTokenCacheOptions {
 }
 
 const DEFAULT_PATH = ".spotify_sdk_token.json";
-const LOCK_BACKOFF_MIN_MS = 5;
-const LOCK_BACKOFF_MAX_MS = 100;
 /** The largest token file read; a real one is well under 2 KiB. */
 const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 /** The largest lock file read; ours hold about 150 bytes. */
@@ -468,12 +471,7 @@ export class FileTokenCache implements TokenCache {
     } catch {
       return { problem: "it is not valid JSON" };
     }
-    const token = tokenFromRecord(record, SNAKE_CASE_FIELDS);
-    if (token !== undefined) return { token };
-    return {
-      problem: describeRecordProblem(record, SNAKE_CASE_FIELDS) ??
-        "it holds no usable token",
-    };
+    return readTokenRecord(record, SNAKE_CASE_FIELDS);
   }
 
   #throwIfAccessDenied(error: unknown): void {

@@ -10,14 +10,9 @@ import {
   CAMEL_CASE_FIELDS,
   tokenFromRecord,
 } from "./_cache_token.ts";
-import {
-  backoffDelay,
-  holdLease,
-  positiveDuration,
-  waitForLock,
-} from "./_cache_backoff.ts";
+import { holdLease, positiveDuration, waitForLock } from "./_cache_backoff.ts";
 import { randomHex } from "./_encoding.ts";
-import { sleep } from "./_timing.ts";
+import { BUSY_ATTEMPTS, isBusyError, retryBusy } from "./_kv_busy.ts";
 import { SpotifyAuthError } from "./errors.ts";
 import type {
   Clock,
@@ -180,11 +175,6 @@ export interface KvTokenCacheOptions {
 }
 
 const DEFAULT_KEY: KvKeyLike = ["spotify_sdk", "token"];
-const BUSY_ATTEMPTS = 12;
-const BUSY_BACKOFF_MIN_MS = 5;
-const BUSY_BACKOFF_MAX_MS = 200;
-const LOCK_BACKOFF_MIN_MS = 5;
-const LOCK_BACKOFF_MAX_MS = 100;
 
 /**
  * A {@linkcode TokenCache} over Deno KV, so that a fleet of processes (on one
@@ -397,8 +387,6 @@ export class KvTokenCache implements TokenCache {
       }
     }, {
       timeoutMs: this.#lockTimeoutMs,
-      minMs: LOCK_BACKOFF_MIN_MS,
-      maxMs: LOCK_BACKOFF_MAX_MS,
       ...(signal === undefined ? {} : { signal }),
       release: () => this.#release(owner),
       timedOut: (waited) =>
@@ -439,25 +427,14 @@ export class KvTokenCache implements TokenCache {
     }
   }
 
-  async #retryBusy<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        return await operation();
-      } catch (error) {
-        if (!isBusyError(error)) throw error;
-        if (attempt + 1 >= BUSY_ATTEMPTS) {
-          throw new Error(
-            `KvTokenCache could not ${what} the store at ${
-              describeKey(this.#key)
-            }: still "database is locked" after ${BUSY_ATTEMPTS} attempts.`,
-            { cause: error },
-          );
-        }
-        await sleep(
-          backoffDelay(attempt, BUSY_BACKOFF_MIN_MS, BUSY_BACKOFF_MAX_MS),
-        );
-      }
-    }
+  #retryBusy<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return retryBusy(operation, (error) =>
+      new Error(
+        `KvTokenCache could not ${what} the store at ${
+          describeKey(this.#key)
+        }: still "database is locked" after ${BUSY_ATTEMPTS} attempts.`,
+        { cause: error },
+      ));
   }
 }
 
@@ -475,11 +452,6 @@ function isLease(value: unknown): value is Lease {
 /** Whether someone holds a lease right now; junk at the key counts as free. */
 function leaseIsHeld(value: unknown, now: number): boolean {
   return isLease(value) && value.expiresAt > now;
-}
-
-function isBusyError(error: unknown): boolean {
-  return error instanceof Error &&
-    /database (table )?is locked|SQLITE_BUSY/i.test(error.message);
 }
 
 function describeKey(key: KvKeyLike): string {

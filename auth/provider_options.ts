@@ -164,7 +164,7 @@ export function describeValue(value: unknown): string {
 }
 
 /** The type of a value only, for options whose value must not be shown. */
-function describeType(value: unknown): string {
+export function describeType(value: unknown): string {
   if (typeof value === "string") {
     return value === "" ? "an empty string" : "a string";
   }
@@ -253,13 +253,7 @@ export function checkProviderOptions(
     unit: "milliseconds",
     min: 0,
   });
-  if (options.fetch !== undefined && typeof options.fetch !== "function") {
-    throw new TypeError(
-      `${owner}: "fetch" must be a function like globalThis.fetch, got ${
-        describeValue(options.fetch)
-      }`,
-    );
-  }
+  resolveFetch(owner, options.fetch);
   if (
     options.accountsUrl !== undefined && typeof options.accountsUrl !== "string"
   ) {
@@ -407,4 +401,28 @@ function showUri(redirectUri: string): string {
   if (url.password === "") return redirectUri;
   url.password = "***";
   return url.href;
+}
+
+/**
+ * Checks a `fetch` option and fills in the default. Browsers throw "Illegal
+ * invocation" when their fetch is called as a method of another object, so
+ * the default always calls it on `globalThis` (looked up per call).
+ *
+ * @throws {TypeError} If `fetch` is given and is not a function.
+ */
+export function resolveFetch(
+  owner: string,
+  fetchOption: typeof fetch | undefined,
+): typeof fetch {
+  if (fetchOption === undefined) {
+    return (input, init) => globalThis.fetch(input, init);
+  }
+  if (typeof fetchOption !== "function") {
+    throw new TypeError(
+      `${owner}: "fetch" must be a function like globalThis.fetch, got ${
+        describeValue(fetchOption)
+      }`,
+    );
+  }
+  return fetchOption;
 }

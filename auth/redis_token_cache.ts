@@ -116,8 +116,6 @@ export interface RedisTokenCacheOptions {
   commandTimeoutMs?: number;
 }
 
-const LOCK_BACKOFF_MIN_MS = 5;
-const LOCK_BACKOFF_MAX_MS = 100;
 const MAX_CLIENT_MESSAGE = 300;
 
 // Each script touches exactly one key, so it runs on Redis Cluster too.
@@ -389,8 +387,6 @@ export class RedisTokenCache implements TokenCache {
       return replyText(reply) === "OK";
     }, {
       timeoutMs: this.#lockTimeoutMs,
-      minMs: LOCK_BACKOFF_MIN_MS,
-      maxMs: LOCK_BACKOFF_MAX_MS,
       ...(signal === undefined ? {} : { signal }),
       release: () => this.#release(owner),
       timedOut: (waited) =>

@@ -9,13 +9,13 @@
 import { isCookieName, readCookie, setCookie } from "./_cookies.ts";
 import { resolveOption } from "./_env.ts";
 import { safeEqual } from "./_encoding.ts";
+import { retryBusy } from "./_kv_busy.ts";
 import { SessionProviders } from "./_sessions_providers.ts";
 import {
   expiringKv,
   isRandomId,
   pendingFromValue,
   type PendingSignIn,
-  retryBusy,
   sessionFromValue,
   type SessionRecord,
   SIGN_IN_TTL_MS,

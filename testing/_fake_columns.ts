@@ -4,6 +4,11 @@
 // under load (hundreds of thousands of grants) a growing heap of small
 // objects made garbage collection the fake's main cost over HTTP.
 
+import type {
+  FakeEndpoint,
+  FakeRequestRecord,
+} from "./fake_accounts_server.ts";
+
 /** Stores each distinct string once and names it by a small integer. */
 export class Interner {
   #strings: string[] = [];
@@ -141,22 +146,12 @@ export class AccessTokenTable {
 }
 
 /** The endpoints a logged request can hit, by column code. */
-export type LoggedEndpoint = "token" | "authorize" | "me";
-const ENDPOINTS: readonly LoggedEndpoint[] = ["token", "authorize", "me"];
-const ENDPOINT_CODES: Readonly<Record<LoggedEndpoint, number>> = {
+const ENDPOINTS: readonly FakeEndpoint[] = ["token", "authorize", "me"];
+const ENDPOINT_CODES: Readonly<Record<FakeEndpoint, number>> = {
   token: 0,
   authorize: 1,
   me: 2,
 };
-
-/** One logged request, as `server.requests` shows it. */
-export interface LoggedRequest {
-  readonly endpoint: LoggedEndpoint;
-  readonly grantType?: string;
-  readonly clientId?: string;
-  readonly status: number;
-  readonly at: number;
-}
 
 /**
  * The request log. A request is logged on arrival (status 0) and completed
@@ -180,7 +175,7 @@ export class RequestLog {
   }
 
   /** Logs a request that just arrived; returns its id. */
-  add(endpoint: LoggedEndpoint, at: number): number {
+  add(endpoint: FakeEndpoint, at: number): number {
     const row = this.#count;
     if (row === this.#at.length) this.#grow(row * 2);
     this.#endpoint[row] = ENDPOINT_CODES[endpoint];
@@ -208,12 +203,12 @@ export class RequestLog {
   }
 
   /** Every request logged, in order, as frozen objects. */
-  snapshot(): readonly LoggedRequest[] {
+  snapshot(): readonly FakeRequestRecord[] {
     const strings = this.#strings;
-    const requests: LoggedRequest[] = [];
+    const requests: FakeRequestRecord[] = [];
     for (let row = 0; row < this.#count; row++) {
       const request: {
-        -readonly [K in keyof LoggedRequest]: LoggedRequest[K];
+        -readonly [K in keyof FakeRequestRecord]: FakeRequestRecord[K];
       } = {
         endpoint: ENDPOINTS[this.#endpoint[row]],
         status: this.#status[row],
